@@ -1,0 +1,117 @@
+"""Exercise checks: print a pass or a specific hint; never raise on an unattempted answer.
+
+An `Exercise` knows its reference solution and its common mistakes (a wrong answer and the
+hint it earns). The tests call every registered exercise with the solution and with each
+mistake, so adding an exercise here is enough to have it tested.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+_REGISTRY: dict[str, "Exercise"] = {}
+
+
+def _unattempted(answer: Any) -> bool:
+    return answer is None or answer is Ellipsis
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One checked exercise.
+
+    key: e.g. "01.tokens_336"; task: one line saying what to compute;
+    solution: a zero-argument callable returning the reference answer;
+    compare: (answer, reference) -> True if the answer is right (may raise: counts as wrong);
+    mistakes: (wrong answer, hint) pairs for the common errors; hint: the hint for any other error.
+    """
+
+    key: str
+    task: str
+    solution: Callable[[], Any]
+    compare: Callable[[Any, Any], bool]
+    hint: str
+    mistakes: tuple[tuple[Any, str], ...] = field(default_factory=tuple)
+
+    def grade(self, answer: Any) -> tuple[str, str]:
+        """('pass' | 'todo' | 'hint', message) for an answer."""
+        if _unattempted(answer):
+            return "todo", f"[TODO] {self.key}: not attempted yet. {self.task} Hint: {self.hint}"
+        reference = self.solution()
+        try:
+            right = bool(self.compare(answer, reference))
+        except Exception as err:  # a learner's function may fail in any way: report, don't raise
+            return "hint", f"[HINT] {self.key}: your answer raised {type(err).__name__}: {err}. Hint: {self.hint}"
+        if right:
+            return "pass", f"[PASS] {self.key}: correct."
+        for wrong, hint in self.mistakes:
+            try:
+                if self.compare(answer, wrong) and not self.compare(wrong, reference):
+                    return "hint", f"[HINT] {self.key}: not yet. {hint}"
+            except Exception:
+                continue
+        return "hint", f"[HINT] {self.key}: not yet. {self.hint}"
+
+
+def register(exercise: Exercise) -> Exercise:
+    """Add an exercise to the registry (keys are unique)."""
+    if exercise.key in _REGISTRY:
+        raise ValueError(f"exercise key {exercise.key!r} is registered twice")
+    if not exercise.mistakes:
+        raise ValueError(f"exercise {exercise.key!r} needs at least one common mistake with its hint")
+    _REGISTRY[exercise.key] = exercise
+    return exercise
+
+
+def exercises(prefix: str = "") -> dict[str, Exercise]:
+    """Registered exercises whose key starts with `prefix` (e.g. "01.")."""
+    return {k: v for k, v in sorted(_REGISTRY.items()) if k.startswith(prefix)}
+
+
+def check(key: str, answer: Any) -> bool:
+    """Print whether `answer` solves exercise `key`; return True only on a pass."""
+    if key not in _REGISTRY:
+        print(f"[HINT] no exercise called {key!r}; known: {', '.join(_REGISTRY)}")
+        return False
+    status, message = _REGISTRY[key].grade(answer)
+    print(message)
+    return status == "pass"
+
+
+# ---- comparisons -------------------------------------------------------------------------
+
+def close(rel: float = 1e-3, abs_: float = 1e-6) -> Callable[[Any, Any], bool]:
+    """Compare numbers or arrays within a tolerance (shapes must match)."""
+
+    def compare(answer: Any, reference: Any) -> bool:
+        a = np.asarray(answer.detach() if hasattr(answer, "detach") else answer, dtype=float)
+        b = np.asarray(reference.detach() if hasattr(reference, "detach") else reference, dtype=float)
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=rel, atol=abs_))
+
+    return compare
+
+
+def equal(answer: Any, reference: Any) -> bool:
+    """Exact equality; strings compare case- and space-insensitively."""
+    if isinstance(answer, str) and isinstance(reference, str):
+        return " ".join(answer.lower().split()) == " ".join(reference.lower().split())
+    if isinstance(answer, (bool, np.bool_)) != isinstance(reference, (bool, np.bool_)):
+        return False
+    if isinstance(answer, float) and math.isnan(answer):
+        return False
+    result = answer == reference
+    return bool(np.all(result)) if isinstance(result, np.ndarray) else bool(result)
+
+
+def same_function(cases: Callable[[], list[tuple]], outputs_equal: Callable[[Any, Any], bool] = close()) -> Callable[[Any, Any], bool]:
+    """Compare two functions by their outputs on the argument tuples `cases()` returns."""
+
+    def compare(answer: Any, reference: Any) -> bool:
+        if not callable(answer):
+            raise TypeError(f"expected a function, got {type(answer).__name__}")
+        return all(outputs_equal(answer(*args), reference(*args)) for args in cases())
+
+    return compare

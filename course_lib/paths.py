@@ -1,0 +1,24 @@
+"""Where the course's folders are, from any working directory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DATA_DIR = REPO_DIR / "data"
+NOTEBOOKS_DIR = REPO_DIR / "notebooks"
+
+
+def data_path(*parts: str) -> Path:
+    """Path to a shipped file or folder under `data/`; raises FileNotFoundError if it is missing."""
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        shipped = sorted(p.name for p in DATA_DIR.iterdir()) if DATA_DIR.exists() else []
+        raise FileNotFoundError(
+            f"{path} is not in the course's data folder; shipped entries are {shipped}. "
+            "See data/README.md for the command that rebuilds each one."
+        )
+    return path
+
+# Checkpoint folders the course ships in data/ (each a save_pretrained folder); doctor() checks them.
+SHIPPED: tuple[str, ...] = ()

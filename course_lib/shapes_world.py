@@ -1,0 +1,429 @@
+"""Shapes World: the course's seeded, procedural lab bench of small RGB scenes.
+
+A scene holds 1 to 3 objects, each with a colour, a shape, a size and a cell of a 3x3
+grid. Objects in one scene never share a colour or a shape, so "the red object" or "the
+circle" always names exactly one object. Some colour-shape compositions are held out:
+the "train" split never shows them, so a model can be tested on pairs it never saw.
+
+Everything is vectorised numpy and seeded: the same arguments give byte-identical arrays.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .validation import check_choice, check_int
+
+COLORS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
+COLOR_RGB = np.array(
+    [[230, 40, 40], [40, 190, 70], [50, 100, 240], [240, 220, 40], [160, 70, 220], [250, 140, 20]],
+    dtype=np.uint8,
+)
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "cross")
+SIZES: tuple[str, ...] = ("small", "large")
+POSITIONS: tuple[str, ...] = (
+    "top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right",
+)
+POSITION_PHRASES: tuple[str, ...] = (
+    "in the top left", "at the top", "in the top right", "on the left", "in the center",
+    "on the right", "in the bottom left", "at the bottom", "in the bottom right",
+)
+COUNT_WORDS: tuple[str, ...] = ("zero", "one", "two", "three")
+SPLITS: tuple[str, ...] = ("train", "held_out", "all")
+
+# One held-out shape per colour (a diagonal), so every colour and every shape is still seen in training.
+HELD_OUT: tuple[tuple[str, str], ...] = tuple(
+    (c, SHAPES[i % len(SHAPES)]) for i, c in enumerate(COLORS)
+)
+ALL_COMPOSITIONS: tuple[tuple[str, str], ...] = tuple((c, s) for c in COLORS for s in SHAPES)
+SEEN: tuple[tuple[str, str], ...] = tuple(p for p in ALL_COMPOSITIONS if p not in HELD_OUT)
+
+MAX_OBJECTS = 3
+BACKGROUND = 0
+
+CAPTION_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {color} {shape}",
+    "a {size} {color} {shape}",
+    "a {color} {shape} {where}",
+    "a picture of a {size} {color} {shape}",
+    "there is a {color} {shape} {where}",
+    "{color} {shape}",
+    "an image of a {size} {color} {shape} {where}",
+    "a {shape} that is {color}",
+)
+QUESTION_TYPES: tuple[str, ...] = ("color", "shape", "size", "position", "count", "exists", "relation")
+RELATIONS: tuple[str, ...] = ("left", "right", "above", "below")
+
+
+@dataclass(frozen=True)
+class Scenes:
+    """A batch of scenes. Object arrays are (N, 3) with -1 where a slot holds no object.
+
+    images: (N, S, S, 3) uint8; colors, shapes, sizes: indices into COLORS, SHAPES, SIZES;
+    cells: index into POSITIONS (row-major 3x3 grid).
+    """
+
+    images: np.ndarray
+    colors: np.ndarray
+    shapes: np.ndarray
+    sizes: np.ndarray
+    cells: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def n_objects(self) -> np.ndarray:
+        """(N,) number of objects in each scene."""
+        return (self.colors >= 0).sum(axis=1)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(N,) colour-shape class of each scene's first object: color * len(SHAPES) + shape."""
+        return composition_label(self.colors[:, 0], self.shapes[:, 0])
+
+    def objects(self, i: int) -> list[dict[str, str]]:
+        """The objects of scene `i` as dicts of names: color, shape, size, position."""
+        i = check_int("i", i, low=0, high=len(self) - 1)
+        return [
+            {
+                "color": COLORS[self.colors[i, k]],
+                "shape": SHAPES[self.shapes[i, k]],
+                "size": SIZES[self.sizes[i, k]],
+                "position": POSITIONS[self.cells[i, k]],
+            }
+            for k in range(MAX_OBJECTS)
+            if self.colors[i, k] >= 0
+        ]
+
+    def subset(self, index: np.ndarray | Sequence[int] | slice) -> "Scenes":
+        """The scenes at `index` (a slice, an index array or a boolean mask)."""
+        return Scenes(*(a[index] for a in (self.images, self.colors, self.shapes, self.sizes, self.cells)))
+
+
+def composition_label(colors: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """Class index of colour-shape pairs: color * len(SHAPES) + shape, for arrays of indices."""
+    return np.asarray(colors) * len(SHAPES) + np.asarray(shapes)
+
+
+def composition_names() -> list[str]:
+    """Names of all colour-shape classes in label order, e.g. 'red circle'."""
+    return [f"{c} {s}" for c, s in ALL_COMPOSITIONS]
+
+
+def is_held_out(colors: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """Boolean array: is each (colour index, shape index) pair a held-out composition?"""
+    held = np.zeros((len(COLORS), len(SHAPES)), dtype=bool)
+    for c, s in HELD_OUT:
+        held[COLORS.index(c), SHAPES.index(s)] = True
+    return held[np.asarray(colors), np.asarray(shapes)]
+
+
+def object_radius(size_index: np.ndarray, image_size: int) -> np.ndarray:
+    """Radius in pixels of small (index 0) and large (index 1) objects: S/12 and 7S/48."""
+    return np.where(np.asarray(size_index) == 0, image_size / 12.0, image_size * 7.0 / 48.0)
+
+
+def render(
+    centers: np.ndarray, radii: np.ndarray, shapes: np.ndarray, colors: np.ndarray, image_size: int
+) -> np.ndarray:
+    """Draw objects on a black canvas.
+
+    centers: (N, K, 2) float (y, x) pixel coordinates; radii: (N, K) float;
+    shapes, colors: (N, K) int indices, -1 for an empty slot. Returns (N, S, S, 3) uint8.
+    """
+    n, k = shapes.shape
+    images = np.full((n, image_size, image_size, 3), BACKGROUND, dtype=np.uint8)
+    grid = np.arange(image_size, dtype=np.float32) + 0.5
+    for slot in range(k):
+        for s in range(len(SHAPES)):
+            idx = np.nonzero(shapes[:, slot] == s)[0]
+            if idx.size == 0:
+                continue
+            dy = grid[None, :, None] - centers[idx, slot, 0, None, None].astype(np.float32)
+            dx = grid[None, None, :] - centers[idx, slot, 1, None, None].astype(np.float32)
+            mask = _shape_mask(SHAPES[s], dy, dx, radii[idx, slot, None, None].astype(np.float32))
+            sub = images[idx]
+            sub[mask] = COLOR_RGB[np.broadcast_to(colors[idx, slot, None, None], mask.shape)[mask]]
+            images[idx] = sub
+    return images
+
+
+def _shape_mask(shape: str, dy: np.ndarray, dx: np.ndarray, r: np.ndarray) -> np.ndarray:
+    ay, ax = np.abs(dy), np.abs(dx)
+    if shape == "circle":
+        return dy**2 + dx**2 <= r**2
+    if shape == "square":
+        return np.maximum(ay, ax) <= 0.8 * r
+    if shape == "diamond":
+        return ay + ax <= 1.1 * r
+    if shape == "triangle":  # apex up, base at 0.8 r below the centre
+        return (dy >= -r) & (dy <= 0.8 * r) & (ax <= (dy + r) / 1.8)
+    if shape == "cross":
+        arm = 0.35 * r
+        return ((ax <= arm) & (ay <= r)) | ((ay <= arm) & (ax <= r))
+    raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+
+
+def _compositions(split: str) -> np.ndarray:
+    pairs = {"train": SEEN, "held_out": HELD_OUT, "all": ALL_COMPOSITIONS}[split]
+    return np.array([[COLORS.index(c), SHAPES.index(s)] for c, s in pairs])
+
+
+def _sample_objects(rng: np.random.Generator, n: int, counts: np.ndarray, split: str):
+    """Distinct compositions per scene, with no colour and no shape repeated in one scene."""
+    pairs = _compositions(split)
+    colors = np.full((n, MAX_OBJECTS), -1, dtype=np.int64)
+    shapes = np.full((n, MAX_OBJECTS), -1, dtype=np.int64)
+    todo = np.arange(n)
+    while todo.size:
+        pick = np.argsort(rng.random((todo.size, len(pairs))), axis=1)[:, :MAX_OBJECTS]
+        c, s = pairs[pick, 0], pairs[pick, 1]
+        present = np.arange(MAX_OBJECTS)[None, :] < counts[todo, None]
+        c, s = np.where(present, c, -1), np.where(present, s, -1)
+        ok = np.ones(todo.size, dtype=bool)
+        for a in range(MAX_OBJECTS):
+            for b in range(a + 1, MAX_OBJECTS):
+                both = present[:, a] & present[:, b]
+                ok &= ~(both & ((c[:, a] == c[:, b]) | (s[:, a] == s[:, b])))
+        colors[todo[ok]], shapes[todo[ok]] = c[ok], s[ok]
+        todo = todo[~ok]
+    return colors, shapes
+
+
+def generate_scenes(
+    n: int,
+    seed: int = 0,
+    *,
+    image_size: int = 48,
+    min_objects: int = 1,
+    max_objects: int = 1,
+    split: str = "train",
+) -> Scenes:
+    """Generate `n` seeded scenes of `image_size` x `image_size` pixels.
+
+    split: "train" uses only seen compositions, "held_out" only held-out ones, "all" any.
+    Each scene has between min_objects and max_objects objects (at most 3) in distinct cells.
+    """
+    n = check_int("n", n, low=1, high=1_000_000)
+    seed = check_int("seed", seed, low=0)
+    image_size = check_int("image_size", image_size, low=24, high=512)
+    max_objects = check_int("max_objects", max_objects, low=1, high=MAX_OBJECTS)
+    min_objects = check_int("min_objects", min_objects, low=1, high=max_objects)
+    check_choice("split", split, SPLITS)
+    if split == "held_out" and max_objects > len(COLORS) - 1:  # pragma: no cover - guarded by MAX_OBJECTS
+        raise ValueError("too many objects for the held-out split")
+
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(min_objects, max_objects + 1, size=n)
+    colors, shapes = _sample_objects(rng, n, counts, split)
+    present = colors >= 0
+    sizes = np.where(present, rng.integers(0, len(SIZES), size=(n, MAX_OBJECTS)), -1)
+    cells = np.where(present, np.argsort(rng.random((n, 9)), axis=1)[:, :MAX_OBJECTS], -1)
+
+    cell = image_size / 3.0
+    radii = object_radius(np.maximum(sizes, 0), image_size)
+    slack = np.maximum(cell / 2 - radii - 1, 0)
+    jitter = (rng.random((n, MAX_OBJECTS, 2)) * 2 - 1) * slack[..., None]
+    centers = (np.stack([cells // 3, cells % 3], axis=-1) + 0.5) * cell + jitter
+    images = render(np.round(centers * 2) / 2, radii, shapes, colors, image_size)
+    return Scenes(images, colors, shapes, sizes, cells)
+
+
+def _article(text: str) -> str:
+    return re.sub(r"\ba (?=[aeiou])", "an ", text)
+
+
+def describe_object(scenes: Scenes, i: int, k: int, template: str) -> str:
+    """Fill a caption template with object `k` of scene `i`."""
+    return _article(
+        template.format(
+            color=COLORS[scenes.colors[i, k]],
+            shape=SHAPES[scenes.shapes[i, k]],
+            size=SIZES[scenes.sizes[i, k]],
+            where=POSITION_PHRASES[scenes.cells[i, k]],
+        )
+    )
+
+
+def relation(cell_a: int, cell_b: int) -> str:
+    """Where cell_a is relative to cell_b: 'left'/'right' if the columns differ, else 'above'/'below'."""
+    col_a, col_b, row_a, row_b = cell_a % 3, cell_b % 3, cell_a // 3, cell_b // 3
+    if col_a != col_b:
+        return "left" if col_a < col_b else "right"
+    return "above" if row_a < row_b else "below"
+
+
+def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) -> list[str]:
+    """One caption per scene. Single-object scenes use CAPTION_TEMPLATES (a random one per scene,
+    or the given index); multi-object scenes list their objects and the relation of the first two."""
+    seed = check_int("seed", seed, low=0)
+    if template is not None:
+        check_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
+    rng = np.random.default_rng(seed)
+    choices = rng.integers(0, len(CAPTION_TEMPLATES), size=len(scenes))
+    captions = []
+    for i in range(len(scenes)):
+        n = int(scenes.n_objects[i])
+        if n == 1:
+            t = CAPTION_TEMPLATES[choices[i] if template is None else template]
+            captions.append(describe_object(scenes, i, 0, t))
+            continue
+        names = [describe_object(scenes, i, k, "a {size} {color} {shape}") for k in range(n)]
+        rel = relation(int(scenes.cells[i, 0]), int(scenes.cells[i, 1]))
+        link = {"left": "left of", "right": "right of", "above": "above", "below": "below"}[rel]
+        text = f"{names[0]} {link} {names[1]}"
+        captions.append(text + (f" and {names[2]}" if n == 3 else ""))
+    return captions
+
+
+def prompts(template: str = "a photo of a {color} {shape}") -> list[str]:
+    """One prompt per colour-shape class, in label order."""
+    return [_article(template.format(color=c, shape=s)) for c, s in ALL_COMPOSITIONS]
+
+
+@dataclass(frozen=True)
+class QA:
+    """One visual question about scene `scene` with a short exact answer."""
+
+    scene: int
+    kind: str
+    question: str
+    answer: str
+
+
+def make_vqa(scenes: Scenes, seed: int = 0, kinds: Sequence[str] = QUESTION_TYPES) -> list[QA]:
+    """Question-answer pairs: one of each kind per scene ('relation' needs two objects).
+
+    'exists' asks about a present object or an absent composition with equal odds.
+    """
+    seed = check_int("seed", seed, low=0)
+    for kind in kinds:
+        check_choice("kind", kind, QUESTION_TYPES)
+    rng = np.random.default_rng(seed)
+    out: list[QA] = []
+    for i in range(len(scenes)):
+        n = int(scenes.n_objects[i])
+        k = int(rng.integers(0, n))
+        c, s = COLORS[scenes.colors[i, k]], SHAPES[scenes.shapes[i, k]]
+        for kind in kinds:
+            if kind == "color":
+                out.append(QA(i, kind, f"what color is the {s} ?", c))
+            elif kind == "shape":
+                out.append(QA(i, kind, f"what shape is the {c} object ?", s))
+            elif kind == "size":
+                out.append(QA(i, kind, f"what size is the {c} {s} ?", SIZES[scenes.sizes[i, k]]))
+            elif kind == "position":
+                out.append(QA(i, kind, f"where is the {c} {s} ?", POSITIONS[scenes.cells[i, k]]))
+            elif kind == "count":
+                out.append(QA(i, kind, "how many objects are there ?", COUNT_WORDS[n]))
+            elif kind == "exists":
+                present = {(int(a), int(b)) for a, b in zip(scenes.colors[i, :n], scenes.shapes[i, :n])}
+                if rng.random() < 0.5:
+                    qc, qs = c, s
+                else:
+                    absent = [(a, b) for a in range(len(COLORS)) for b in range(len(SHAPES)) if (a, b) not in present]
+                    a, b = absent[int(rng.integers(len(absent)))]
+                    qc, qs = COLORS[a], SHAPES[b]
+                answer = "yes" if (COLORS.index(qc), SHAPES.index(qs)) in present else "no"
+                out.append(QA(i, kind, _article(f"is there a {qc} {qs} ?"), answer))
+            elif kind == "relation" and n >= 2:
+                a, b = rng.choice(n, size=2, replace=False)
+                name_a = f"{COLORS[scenes.colors[i, a]]} {SHAPES[scenes.shapes[i, a]]}"
+                name_b = f"{COLORS[scenes.colors[i, b]]} {SHAPES[scenes.shapes[i, b]]}"
+                out.append(QA(i, kind, f"where is the {name_a} relative to the {name_b} ?",
+                              relation(int(scenes.cells[i, a]), int(scenes.cells[i, b]))))
+    return out
+
+
+@dataclass(frozen=True)
+class Clips:
+    """Short clips of one object moving in a straight line and bouncing off the walls.
+
+    frames: (N, T, S, S, 3) uint8; centers: (N, T, 2) float (y, x); colors: (N, T) colour index per frame;
+    shapes: (N,); contact_frame: (N,) first frame at which the object touches a wall;
+    color_change_frame: (N,) frame at which its colour changes, -1 if it never does.
+    """
+
+    frames: np.ndarray
+    centers: np.ndarray
+    colors: np.ndarray
+    shapes: np.ndarray
+    contact_frame: np.ndarray
+    color_change_frame: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def generate_clips(
+    n: int,
+    seed: int = 0,
+    *,
+    n_frames: int = 16,
+    image_size: int = 32,
+    color_change_prob: float = 0.5,
+) -> Clips:
+    """Generate `n` seeded clips. Each object first touches a wall at a frame drawn uniformly
+    from the frames the speed allows, then bounces back; some objects change colour once."""
+    n = check_int("n", n, low=1, high=100_000)
+    seed = check_int("seed", seed, low=0)
+    n_frames = check_int("n_frames", n_frames, low=8, high=64)
+    image_size = check_int("image_size", image_size, low=24, high=256)
+    if not 0.0 <= float(color_change_prob) <= 1.0:
+        raise ValueError(f"color_change_prob must be in [0, 1], got {color_change_prob}")
+    rng = np.random.default_rng(seed)
+    r = image_size / 10.0
+    lo, hi = r, image_size - r
+    speed = rng.uniform(1.0, 2.0, size=n) * image_size / 32.0
+    last = np.minimum(n_frames - 2, np.floor((hi - lo) / speed)).astype(int)
+    contact = np.floor(rng.random(n) * (last - 1)).astype(int) + 2  # in [2, last]
+    axis = rng.integers(0, 2, size=n)  # 0: moves vertically, 1: horizontally
+    toward_high = rng.random(n) < 0.5
+    wall = np.where(toward_high, hi, lo)
+    direction = np.where(toward_high, 1.0, -1.0)
+    start = wall - direction * speed * contact
+    other = rng.uniform(lo, hi, size=n)
+
+    t = np.arange(n_frames)[None, :]
+    moved = start[:, None] + direction[:, None] * speed[:, None] * t
+    span = hi - lo
+    phase = np.mod(moved - lo, 2 * span)  # reflect into [lo, hi]
+    coord = lo + np.where(phase <= span, phase, 2 * span - phase)
+    centers = np.zeros((n, n_frames, 2))
+    centers[np.arange(n), :, axis] = coord
+    centers[np.arange(n), :, 1 - axis] = other[:, None]
+
+    shapes = rng.integers(0, len(SHAPES), size=n)
+    first = rng.integers(0, len(COLORS), size=n)
+    second = (first + rng.integers(1, len(COLORS), size=n)) % len(COLORS)
+    changes = rng.random(n) < color_change_prob
+    change_frame = np.where(changes, rng.integers(2, n_frames - 1, size=n), -1)
+    colors = np.where(changes[:, None] & (t >= change_frame[:, None]), second[:, None], first[:, None])
+
+    frames = render(
+        np.round(centers.reshape(n * n_frames, 1, 2) * 2) / 2,
+        np.full((n * n_frames, 1), r),
+        np.repeat(shapes, n_frames)[:, None],
+        colors.reshape(n * n_frames, 1),
+        image_size,
+    ).reshape(n, n_frames, image_size, image_size, 3)
+    return Clips(frames, centers, colors, shapes, contact, change_frame)
+
+
+def vocabulary() -> list[str]:
+    """Every word Shapes World captions, questions and answers can contain, sorted."""
+    texts = list(CAPTION_TEMPLATES) + list(POSITION_PHRASES) + list(POSITIONS) + list(COUNT_WORDS)
+    texts += list(COLORS) + list(SHAPES) + list(SIZES) + list(RELATIONS)
+    texts += ["left of right of above below and an yes no"]
+    texts += [
+        "what color is the ?", "what shape is the object ?", "what size is the ?", "where is the ?",
+        "how many objects are there ?", "is there a ?", "where is the relative to the ?",
+    ]
+    words = set()
+    for text in texts:
+        words.update(re.sub(r"\{\w+\}", " ", text).split())
+    return sorted(words)

@@ -1,0 +1,74 @@
+"""A word-level tokenizer over the Shapes World vocabulary, as a real Hugging Face tokenizer."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast
+
+from .shapes_world import vocabulary
+
+PAD, UNK, BOS, EOS, IMAGE = "<pad>", "<unk>", "<bos>", "<eos>", "<image>"
+SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, EOS, IMAGE)  # ids 0..4; eos is not id 2 (see CLIP pooling)
+MAX_LENGTH = 64
+
+
+def build_tokenizer(extra_words: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
+    """Word-level tokenizer: lowercases, splits on whitespace and punctuation, adds <bos> ... <eos>.
+
+    Ids: the special tokens first, then the sorted Shapes World words, then `extra_words`.
+    """
+    words = [w for w in vocabulary() + list(extra_words) if w not in SPECIAL_TOKENS]
+    if len(set(words)) != len(words):
+        raise ValueError(f"extra_words repeat words already in the vocabulary: {sorted(set(extra_words) & set(vocabulary()))}")
+    vocab = {tok: i for i, tok in enumerate(list(SPECIAL_TOKENS) + words)}
+    core = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    core.normalizer = normalizers.Lowercase()
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A {EOS}", special_tokens=[(BOS, vocab[BOS]), (EOS, vocab[EOS])]
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token=PAD, unk_token=UNK, bos_token=BOS, eos_token=EOS,
+        extra_special_tokens={"image_token": IMAGE},
+        model_max_length=MAX_LENGTH,
+    )
+    return tok
+
+
+def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
+    """Words of `text` that the tokenizer would map to <unk>, in order of appearance."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    vocab = tokenizer.get_vocab()
+    words = re.findall(r"<[a-z]+>|\w+|[^\w\s]+", text.lower())
+    return [w for w in words if w not in vocab]
+
+
+def encode(tokenizer: PreTrainedTokenizerFast, text: str, add_special_tokens: bool = True) -> list[int]:
+    """Token ids of `text`; raises ValueError naming any word outside the vocabulary."""
+    missing = unknown_words(tokenizer, text)
+    if missing:
+        known = [w for w in tokenizer.get_vocab() if not w.startswith("<")]
+        raise ValueError(
+            f"unknown word(s) {missing} in {text!r}; the Shapes World vocabulary has "
+            f"{len(known)} words, e.g. {sorted(known)[:12]}"
+        )
+    return tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> Path:
+    """`save_pretrained` into a local folder and return its path."""
+    folder = Path(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
+    """`from_pretrained` from a local folder only (never the hub)."""
+    folder = Path(folder)
+    if not (folder / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"no tokenizer.json in {folder}; save one with save_tokenizer() first")
+    return PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)

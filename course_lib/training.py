@@ -1,0 +1,93 @@
+"""The one training loop every tiny model in the course uses (CLIP, SigLIP, LM, LLaVA, Q-Former).
+
+A model-specific module supplies `batch_fn(step) -> batch` and `loss_fn(model, batch) -> loss`;
+this loop does the rest: AdamW, warm-up and cosine decay, gradient clipping, a progress bar,
+an optional hook after each step (e.g. clamping CLIP's logit scale), and timing.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from .validation import check_int, check_positive
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the loss at every step and the wall time of the loop in seconds."""
+
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+
+def cosine_lr(step: int, steps: int, warmup: int) -> float:
+    """Learning-rate multiplier: linear warm-up for `warmup` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(
+    model: torch.nn.Module,
+    batch_fn: Callable[[int], Any],
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    *,
+    steps: int,
+    lr: float,
+    weight_decay: float = 0.01,
+    warmup: float = 0.1,
+    params: Iterable[torch.nn.Parameter] | None = None,
+    max_grad_norm: float | None = 1.0,
+    after_step: Callable[[torch.nn.Module], None] | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> TrainResult:
+    """Train `model` for `steps` steps and return the losses.
+
+    batch_fn(step): the batch for that step (seed it with the step for determinism);
+    loss_fn(model, batch): a scalar loss tensor; params: what to optimise (default: every
+    parameter with requires_grad); warmup: fraction of steps spent warming up.
+    """
+    steps = check_int("steps", steps, low=1)
+    lr = check_positive("lr", lr)
+    if not 0.0 <= warmup < 1.0:
+        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup}")
+    trainable = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
+    if not trainable:
+        raise ValueError("nothing to train: no parameter with requires_grad=True")
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
+    warm = max(1, int(warmup * steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, warm))
+    result = TrainResult()
+    model.train()
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=0.5)
+    for step in bar:
+        loss = loss_fn(model, batch_fn(step))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr (now {lr})")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        if after_step is not None:
+            with torch.no_grad():
+                after_step(model)
+        result.losses.append(loss.item())
+        if step % 10 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{result.losses[-1]:.3f}")
+    result.seconds = time.perf_counter() - start
+    model.eval()
+    return result

@@ -1,0 +1,39 @@
+"""Wire a pure function to ipywidgets controls. The function does the work, so headless runs
+and tests can call it directly; the widget only re-calls it when a control changes."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ipywidgets as widgets
+from IPython.display import display
+
+
+def explore(render: Callable[..., Any], **controls: widgets.ValueWidget) -> widgets.VBox:
+    """Return a box of `controls` above an output area showing `render(**values)`.
+
+    `render` is called once now with the controls' initial values and again on every change.
+    Whatever it prints, or returns (a figure, a string, an object), lands in the output area.
+    """
+    if not controls:
+        raise ValueError("explore needs at least one control, e.g. n=IntSlider(...)")
+    for name, control in controls.items():
+        if not isinstance(control, widgets.ValueWidget):
+            raise TypeError(f"control {name!r} must be an ipywidgets value widget, got {type(control).__name__}")
+    out = widgets.Output()
+
+    def update(_change: Any = None) -> None:
+        import matplotlib.pyplot as plt
+
+        with out:
+            out.clear_output(wait=True)
+            result = render(**{name: c.value for name, c in controls.items()})
+            if result is not None:
+                display(result)
+            plt.close("all")
+
+    for control in controls.values():
+        control.observe(update, names="value")
+    update()
+    box = widgets.VBox([widgets.HBox(list(controls.values())), out])
+    box.output = out  # for tests: the area the callback writes into
+    return box
