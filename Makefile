@@ -30,7 +30,7 @@ checkpoints: setup
 # Re-execute one notebook from its py:percent twin and keep the pair in sync:
 #   make execute NB=notebooks/01_vit_patches.py
 execute: setup
-	$(BIN)/jupytext --sync $(NB)
+	$(BIN)/jupytext --set-kernel python3 --sync $(NB)
 	HF_HUB_OFFLINE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NB:.py=.ipynb)
 	$(BIN)/jupytext --sync $(NB:.py=.ipynb)
 

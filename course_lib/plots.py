@@ -1,6 +1,7 @@
 """Plots reused across notebooks: image grids, heatmaps, training curves."""
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -72,3 +73,12 @@ def loss_curve(losses: Sequence[float], title: str = "training loss", ax: plt.Ax
     if label:
         ax.legend()
     return ax
+
+
+def scene_gallery(n: int = 8, seed: int = 0, max_objects: int = 3, split: str = "train") -> plt.Figure:
+    """Generate `n` Shapes World scenes and show them with their captions."""
+    from .shapes_world import generate_scenes, make_captions
+
+    scenes = generate_scenes(n, seed=seed, max_objects=max_objects, split=split)
+    captions = make_captions(scenes, seed=seed)
+    return show_images(scenes.images, [textwrap.fill(c, 30) for c in captions], cols=4, size=2.4)

@@ -27,13 +27,13 @@ def explore(render: Callable[..., Any], **controls: widgets.ValueWidget) -> widg
         with out:
             out.clear_output(wait=True)
             result = render(**{name: c.value for name, c in controls.items()})
+            box.result = result  # for tests: the latest return value of render
             if result is not None:
                 display(result)
             plt.close("all")
 
+    box = widgets.VBox([widgets.HBox(list(controls.values())), out])
     for control in controls.values():
         control.observe(update, names="value")
     update()
-    box = widgets.VBox([widgets.HBox(list(controls.values())), out])
-    box.output = out  # for tests: the area the callback writes into
     return box

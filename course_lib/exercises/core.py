@@ -71,14 +71,30 @@ def exercises(prefix: str = "") -> dict[str, Exercise]:
     return {k: v for k, v in sorted(_REGISTRY.items()) if k.startswith(prefix)}
 
 
-def check(key: str, answer: Any) -> bool:
-    """Print whether `answer` solves exercise `key`; return True only on a pass."""
+class CheckResult:
+    """Truthy only on a pass; shows nothing as a cell result (the message is already printed)."""
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = passed
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def check(key: str, answer: Any) -> CheckResult:
+    """Print whether `answer` solves exercise `key`; the result is truthy only on a pass."""
     if key not in _REGISTRY:
         print(f"[HINT] no exercise called {key!r}; known: {', '.join(_REGISTRY)}")
-        return False
+        return CheckResult(False)
     status, message = _REGISTRY[key].grade(answer)
     print(message)
-    return status == "pass"
+    return CheckResult(status == "pass")
 
 
 # ---- comparisons -------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+import subprocess
+import sys
+
+import ipywidgets
+import numpy as np
+import pytest
+import torch
+
+from course_lib import paths, plots, training, validation, widgets
+from course_lib.doctor import doctor as run_doctor
+
+
+def test_non_loopback_connections_fail_in_the_suite_and_in_subprocesses():
+    import socket
+
+    with pytest.raises(ConnectionRefusedError, match="blocked"):
+        socket.create_connection(("10.255.255.1", 80), timeout=1)
+    with pytest.raises(ConnectionRefusedError, match="blocked"):
+        socket.getaddrinfo("huggingface.co", 443)
+    code = (
+        "import socket\n"
+        "try:\n    socket.create_connection(('93.184.216.34', 80), timeout=1)\n"
+        "except ConnectionRefusedError as e:\n    print('blocked' if 'blocked' in str(e) else e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "blocked", out.stderr
+
+
+def test_loopback_still_works():
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    client = socket.create_connection(server.getsockname(), timeout=2)
+    client.close()
+    server.close()
+
+
+def test_hub_is_offline():
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_data_path_finds_data_from_any_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert paths.DATA_DIR.is_dir() and paths.DATA_DIR == paths.REPO_DIR / "data"
+    with pytest.raises(FileNotFoundError, match="not in the course's data folder"):
+        paths.data_path("no_such_checkpoint")
+
+
+def test_doctor_prints_ok_lines(capsys):
+    ok = run_doctor()
+    out = capsys.readouterr().out
+    assert "[OK]   torch" in out and "hub offline" in out
+    assert ok == ("[FAIL]" not in out)
+
+
+def test_validation_messages_say_expected_and_received():
+    with pytest.raises(ValueError, match=r"x must be 2-D, got shape \(3,\)"):
+        validation.check_array("x", np.zeros(3), ndim=2)
+    with pytest.raises(TypeError, match="x must have a uint8 dtype, got float64"):
+        validation.check_array("x", np.zeros((2, 2)), dtype="uint8")
+    with pytest.raises(ValueError, match=r"x must have shape \(\*, 4\), got \(2, 3\)"):
+        validation.check_array("x", torch.zeros(2, 3), shape=(None, 4))
+    with pytest.raises(TypeError, match="x must be a numpy array or torch tensor, got list"):
+        validation.check_array("x", [1, 2])
+    with pytest.raises(ValueError, match="tau must be a finite number > 0, got -1.0"):
+        validation.check_positive("tau", -1)
+    with pytest.raises(ValueError, match=r"k must be in \[1, 5\], got 9"):
+        validation.check_int("k", 9, low=1, high=5)
+    validation.check_array("x", torch.zeros(2, 3, dtype=torch.uint8), ndim=2, dtype="uint8")
+
+
+def test_training_loop_reduces_a_loss_and_validates():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    x = torch.randn(64, 4)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    result = training.train(
+        model, lambda step: (x, y), lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+        steps=200, lr=0.05, weight_decay=0.0, progress=False,
+    )
+    assert result.steps == 200 and result.losses[-1] < 0.05 * result.losses[0] and result.seconds > 0
+    with pytest.raises(ValueError, match="steps must be in"):
+        training.train(model, lambda s: None, lambda m, b: None, steps=0, lr=0.1)
+    with pytest.raises(ValueError, match="nothing to train"):
+        training.train(model, lambda s: None, lambda m, b: None, steps=1, lr=0.1, params=[])
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        training.train(model, lambda s: None, lambda m, b: torch.tensor(float("nan"), requires_grad=True), steps=1, lr=0.1, progress=False)
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    assert training.cosine_lr(0, 100, 10) == pytest.approx(0.1)
+    assert training.cosine_lr(9, 100, 10) == pytest.approx(1.0)
+    assert training.cosine_lr(100, 100, 10) == pytest.approx(0.0)
+
+
+def test_explore_calls_render_now_and_on_every_change():
+    calls = []
+    slider = ipywidgets.IntSlider(value=3, min=0, max=10)
+    box = widgets.explore(lambda n: calls.append(n) or f"n={n}", n=slider)
+    assert box.result == "n=3"
+    slider.value = 7
+    assert calls == [3, 7] and box.result == "n=7"
+    with pytest.raises(ValueError, match="at least one control"):
+        widgets.explore(print)
+    with pytest.raises(TypeError, match="must be an ipywidgets value widget"):
+        widgets.explore(print, n=3)
+
+
+def test_plots_return_axes_and_validate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert plots.heatmap(np.eye(3), ["a", "b", "c"], ["a", "b", "c"]).get_title() == ""
+    assert plots.loss_curve(np.linspace(3, 1, 200), label="clip").get_xlabel() == "step"
+    assert plots.show_images(np.zeros((3, 8, 8, 3), np.uint8), ["a", "b", "c"]).axes
+    with pytest.raises(ValueError, match="got 3 images but 2 titles"):
+        plots.show_images(np.zeros((3, 8, 8, 3), np.uint8), ["a", "b"])
+    with pytest.raises(ValueError, match="matrix must be 2-D"):
+        plots.heatmap(np.zeros(3))

@@ -1,0 +1,172 @@
+import numpy as np
+import pytest
+
+from course_lib import shapes_world as sw
+
+
+def test_same_seed_gives_identical_scenes_and_other_seed_differs():
+    a = sw.generate_scenes(200, seed=3, max_objects=3)
+    b = sw.generate_scenes(200, seed=3, max_objects=3)
+    c = sw.generate_scenes(200, seed=4, max_objects=3)
+    for name in ("images", "colors", "shapes", "sizes", "cells"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert not np.array_equal(a.images, c.images)
+
+
+def test_scene_arrays_have_documented_shapes_and_ranges():
+    s = sw.generate_scenes(300, seed=0, image_size=48, min_objects=1, max_objects=3)
+    assert s.images.shape == (300, 48, 48, 3) and s.images.dtype == np.uint8
+    assert set(np.unique(s.n_objects)) == {1, 2, 3}
+    present = s.colors >= 0
+    assert (present == (s.shapes >= 0)).all() and (present == (s.cells >= 0)).all()
+    assert s.cells[present].max() < 9 and s.sizes[present].max() < 2
+
+
+def test_objects_in_a_scene_never_share_colour_shape_or_cell():
+    s = sw.generate_scenes(500, seed=1, max_objects=3)
+    for i in range(len(s)):
+        n = s.n_objects[i]
+        for arr in (s.colors, s.shapes, s.cells):
+            assert len(set(arr[i, :n])) == n
+
+
+@pytest.mark.parametrize("split,held", [("train", False), ("held_out", True)])
+def test_splits_keep_held_out_compositions_apart(split, held):
+    s = sw.generate_scenes(400, seed=2, max_objects=3, split=split)
+    present = s.colors >= 0
+    assert (sw.is_held_out(s.colors[present], s.shapes[present]) == held).all()
+
+
+def test_held_out_split_covers_every_colour_and_shape_still_seen_in_training():
+    seen_colors = {c for c, _ in sw.SEEN}
+    seen_shapes = {s for _, s in sw.SEEN}
+    assert seen_colors == set(sw.COLORS) and seen_shapes == set(sw.SHAPES)
+    assert len(sw.HELD_OUT) == len(sw.COLORS) and not set(sw.HELD_OUT) & set(sw.SEEN)
+
+
+def test_objects_are_drawn_in_their_colour():
+    s = sw.generate_scenes(50, seed=5)
+    for i in range(len(s)):
+        pixels = s.images[i].reshape(-1, 3)
+        drawn = pixels[(pixels != 0).any(axis=1)]
+        assert len(drawn) > 10
+        assert (drawn == sw.COLOR_RGB[s.colors[i, 0]]).all()
+
+
+def test_thousands_of_scenes_per_second():
+    import time
+
+    start = time.perf_counter()
+    sw.generate_scenes(4000, seed=0, max_objects=3)
+    assert time.perf_counter() - start < 2.0  # generous: about 0.2 s on 2 cores
+
+
+def test_captions_name_the_objects_and_use_articles():
+    s = sw.generate_scenes(100, seed=0, max_objects=3)
+    caps = sw.make_captions(s, seed=0)
+    assert len(caps) == 100
+    for i, cap in enumerate(caps):
+        for obj in s.objects(i):
+            assert obj["color"] in cap and obj["shape"] in cap
+        assert " a orange" not in cap and not cap.startswith("a orange")
+    assert sw.make_captions(s, seed=0) == caps
+
+
+def test_fixed_template_caption():
+    s = sw.generate_scenes(3, seed=0)
+    o = s.objects(0)[0]
+    expected = f"a photo of a {o['color']} {o['shape']}".replace("a orange", "an orange")
+    assert sw.make_captions(s, template=0)[0] == expected
+
+
+def test_prompts_are_in_label_order():
+    p = sw.prompts()
+    assert len(p) == len(sw.ALL_COMPOSITIONS) == 30
+    assert p[sw.composition_label(1, 2)] == "a photo of a green triangle"
+    assert sw.composition_names()[0] == "red circle"
+
+
+def test_vqa_answers_are_consistent_with_the_scene():
+    s = sw.generate_scenes(300, seed=7, max_objects=3)
+    qa = sw.make_vqa(s, seed=0)
+    kinds = {q.kind for q in qa}
+    assert kinds == set(sw.QUESTION_TYPES)
+    for q in qa:
+        objs = s.objects(q.scene)
+        if q.kind == "count":
+            assert q.answer == sw.COUNT_WORDS[len(objs)]
+        elif q.kind == "color":
+            shape = q.question.split()[-2]
+            assert [o["color"] for o in objs if o["shape"] == shape] == [q.answer]
+        elif q.kind == "exists":
+            c, sh = q.question.split()[-3:-1]
+            assert (q.answer == "yes") == any(o["color"] == c and o["shape"] == sh for o in objs)
+        elif q.kind == "relation":
+            assert len(objs) >= 2 and q.answer in sw.RELATIONS
+    exists = [q.answer for q in qa if q.kind == "exists"]
+    assert 0.35 < exists.count("yes") / len(exists) < 0.65
+
+
+def test_relation_rule():
+    assert sw.relation(0, 2) == "left" and sw.relation(5, 3) == "right"
+    assert sw.relation(1, 7) == "above" and sw.relation(7, 1) == "below"
+
+
+def test_every_caption_and_question_word_is_in_the_vocabulary():
+    vocab = set(sw.vocabulary())
+    s = sw.generate_scenes(300, seed=0, max_objects=3, split="all")
+    texts = sw.make_captions(s) + [q.question + " " + q.answer for q in sw.make_vqa(s)]
+    texts += [sw.make_captions(s, template=t)[0] for t in range(len(sw.CAPTION_TEMPLATES))]
+    words = {w for t in texts for w in t.split()}
+    assert words <= vocab, words - vocab
+
+
+def test_clips_touch_the_wall_at_the_labelled_frame():
+    c = sw.generate_clips(200, seed=0, n_frames=16, image_size=32)
+    assert c.frames.shape == (200, 16, 32, 32, 3) and c.frames.dtype == np.uint8
+    r, size = 32 / 10.0, 32
+    gap = np.minimum(c.centers - r, size - r - c.centers).min(axis=2)  # (N, T) distance to the nearest wall
+    for i in range(len(c)):
+        f = c.contact_frame[i]
+        assert 2 <= f < 16 and gap[i, f] < 1e-6 and (gap[i, :f] > 1e-6).all()
+    changed = c.color_change_frame >= 0
+    assert 0.3 < changed.mean() < 0.7
+    i = int(np.argmax(changed))
+    f = c.color_change_frame[i]
+    assert c.colors[i, f] != c.colors[i, f - 1]
+
+
+def test_clips_are_deterministic():
+    a, b = sw.generate_clips(20, seed=9), sw.generate_clips(20, seed=9)
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.contact_frame, b.contact_frame)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"n": 0}, ValueError, r"n must be in \[1"),
+        ({"n": 2.5}, TypeError, "n must be an integer, got float 2.5"),
+        ({"n": 5, "seed": -1}, ValueError, "seed must be in"),
+        ({"n": 5, "image_size": 8}, ValueError, "image_size must be in"),
+        ({"n": 5, "max_objects": 4}, ValueError, r"max_objects must be in \[1, 3\], got 4"),
+        ({"n": 5, "min_objects": 3, "max_objects": 2}, ValueError, "min_objects"),
+        ({"n": 5, "split": "test"}, ValueError, r"split must be one of \['train', 'held_out', 'all'\], got 'test'"),
+    ],
+)
+def test_generate_scenes_rejects_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        sw.generate_scenes(**kwargs)
+
+
+def test_other_bad_inputs():
+    s = sw.generate_scenes(2, seed=0)
+    with pytest.raises(ValueError, match="i must be in"):
+        s.objects(5)
+    with pytest.raises(ValueError, match="template must be in"):
+        sw.make_captions(s, template=99)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        sw.make_vqa(s, kinds=("colour",))
+    with pytest.raises(ValueError, match="color_change_prob"):
+        sw.generate_clips(2, color_change_prob=1.5)
+    with pytest.raises(ValueError, match="n_frames"):
+        sw.generate_clips(2, n_frames=4)
