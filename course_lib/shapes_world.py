@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .validation import check_choice, check_int
+from .validation import check_array, check_choice, check_int
 
 COLORS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
 COLOR_RGB = np.array(
@@ -135,7 +135,12 @@ def render(
     centers: (N, K, 2) float (y, x) pixel coordinates; radii: (N, K) float;
     shapes, colors: (N, K) int indices, -1 for an empty slot. Returns (N, S, S, 3) uint8.
     """
+    check_array("shapes", shapes, ndim=2, dtype="i")
     n, k = shapes.shape
+    check_array("colors", colors, shape=(n, k), dtype="i")
+    check_array("radii", radii, shape=(n, k))
+    check_array("centers", centers, shape=(n, k, 2))
+    image_size = check_int("image_size", image_size, low=1, high=4096)
     images = np.full((n, image_size, image_size, 3), BACKGROUND, dtype=np.uint8)
     grid = np.arange(image_size, dtype=np.float32) + 0.5
     for slot in range(k):

@@ -121,3 +121,21 @@ def test_plots_return_axes_and_validate():
         plots.show_images(np.zeros((3, 8, 8, 3), np.uint8), ["a", "b"])
     with pytest.raises(ValueError, match="matrix must be 2-D"):
         plots.heatmap(np.zeros(3))
+
+
+def test_scene_gallery_shows_captioned_scenes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = plots.scene_gallery(n=4, seed=1, max_objects=2, split="held_out")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 4
+
+
+def test_checkpoint_registry_errors_are_clear():
+    from course_lib import checkpoints
+
+    with pytest.raises(ValueError, match="unknown checkpoint 'nope'; known:"):
+        checkpoints.build("nope")
+    with pytest.raises(FileNotFoundError, match="rebuilds each one"):
+        checkpoints.load_metrics("nope")

@@ -170,3 +170,20 @@ def test_other_bad_inputs():
         sw.generate_clips(2, color_change_prob=1.5)
     with pytest.raises(ValueError, match="n_frames"):
         sw.generate_clips(2, n_frames=4)
+
+
+def test_render_draws_one_object_and_validates():
+    img = sw.render(np.array([[[10.0, 10.0]]]), np.array([[4.0]]), np.array([[0]]), np.array([[2]]), 24)
+    assert img.shape == (1, 24, 24, 3) and (img[0, 10, 10] == sw.COLOR_RGB[2]).all() and (img[0, 0, 0] == 0).all()
+    with pytest.raises(ValueError, match=r"colors must have shape \(1, 1\)"):
+        sw.render(np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros((1, 1), int), np.zeros((1, 2), int), 24)
+    with pytest.raises(ValueError, match="shapes must be 2-D"):
+        sw.render(np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros(1, int), np.zeros(1, int), 24)
+
+
+def test_labels_and_held_out_lookup():
+    assert sw.composition_label(np.array([0, 5]), np.array([0, 4])).tolist() == [0, 29]
+    assert sw.is_held_out(np.array([0, 0]), np.array([0, 1])).tolist() == [True, False]
+    s = sw.generate_scenes(10, seed=0)
+    assert (s.labels == s.colors[:, 0] * 5 + s.shapes[:, 0]).all()
+    assert len(s.subset(np.arange(10) < 4)) == 4
