@@ -19,7 +19,11 @@ from typing import Any
 from .paths import DATA_DIR, data_path
 
 # name -> "module:function"; the function takes the output folder and returns a metrics dict.
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "tiny_clip": "course_lib.clip_model:build_checkpoint",
+    "tiny_lm": "course_lib.causal_lm:build_checkpoint",
+    "tiny_llava": "course_lib.llava:build_checkpoint",  # needs tiny_clip and tiny_lm
+}
 
 
 def load_metrics(name: str) -> dict[str, Any]:

@@ -1,0 +1,346 @@
+"""Tiny LLaVA on Shapes World: the tiny CLIP's vision tower (frozen) -> a projector -> the tiny LM.
+
+Pieces, in the order notebook 05 builds them:
+- the processor (LlavaProcessor over the course tokenizer and a torchvision-free image processor)
+  and the same <image> expansion from scratch;
+- the projector from scratch (linear or linear-GELU-linear), equal to LlavaMultiModalProjector;
+- the LlavaForConditionalGeneration builder from the shipped tiny CLIP and tiny LM;
+- two-stage training through course_lib.training.train: stage 1 trains the projector on captions,
+  stage 2 the projector and the LM on questions (loss on answer tokens only); a blind baseline
+  trains the same way with the image withheld;
+- generation with generate(), exact-match evaluation per question type, hallucination yes-rate.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import (CLIPModel, CLIPVisionConfig, LlamaForCausalLM, LlavaConfig, LlavaForConditionalGeneration,
+                          LlavaProcessor, PreTrainedTokenizerFast)
+
+from .causal_lm import lm_loss
+from .clip_model import image_processor, to_pixel_values, tiny_clip_config
+from .paths import data_path
+from .patches import num_patches
+from .seeding import seed_everything
+from .shapes_world import QA, QUESTION_TYPES, Scenes, generate_scenes, make_captions, make_vqa
+from .tokenizer import IMAGE, load_tokenizer, unknown_words
+from .training import TrainResult, train
+from .validation import check_array, check_choice, check_int
+
+TINY_LLAVA = "tiny_llava"  # data/tiny_llava: the shipped checkpoint
+FEATURE_LAYER = -2  # LLaVA takes the vision tower's second-to-last hidden states
+STRATEGY = "default"  # ... and drops the class token
+PROJECTORS: tuple[str, ...] = ("mlp", "linear")
+
+
+# ---- processor and the <image> expansion ----------------------------------------------------
+
+def build_processor(tokenizer: PreTrainedTokenizerFast, image_size: int = 48, patch_size: int = 8) -> LlavaProcessor:
+    """LlavaProcessor over the course tokenizer (<image> is its special token) and a CLIPImageProcessorPil
+    with the course's normalisation; a CLIP tower has a class token, hence num_additional_image_tokens=1."""
+    num_patches(image_size, patch_size)  # validates the sizes
+    return LlavaProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer, patch_size=patch_size,
+                          vision_feature_select_strategy=STRATEGY, num_additional_image_tokens=1)
+
+
+def image_token_count(image_size: int, patch_size: int, strategy: str = STRATEGY) -> int:
+    """Copies of <image> the processor inserts: (S/P)^2 patch tokens (+1 class token unless "default")."""
+    check_choice("strategy", strategy, ("default", "full"))
+    return num_patches(image_size, patch_size, cls_token=strategy == "full")
+
+
+def expand_image_token(text: str, n_tokens: int) -> str:
+    """The processor's text step from scratch: each <image> becomes `n_tokens` copies of itself."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    return text.replace(IMAGE, IMAGE * check_int("n_tokens", n_tokens, low=1))
+
+
+# ---- projector --------------------------------------------------------------------------------
+
+class Projector(nn.Module):
+    """Vision features (B, N, Dv) -> LM embeddings (B, N, Dt): linear_1, then (kind "mlp") GELU and linear_2.
+
+    Parameter names match LlavaMultiModalProjector, so state dicts load both ways.
+    """
+
+    def __init__(self, vision_dim: int, text_dim: int, kind: str = "mlp") -> None:
+        super().__init__()
+        self.kind = check_choice("kind", kind, PROJECTORS)
+        self.linear_1 = nn.Linear(check_int("vision_dim", vision_dim, low=1), check_int("text_dim", text_dim, low=1))
+        self.linear_2 = nn.Linear(text_dim, text_dim) if kind == "mlp" else None
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        check_array("features", features, ndim=(2, 3), dtype="f")
+        if features.shape[-1] != self.linear_1.in_features:
+            raise ValueError(f"features must end in {self.linear_1.in_features} channels, got shape {tuple(features.shape)}")
+        hidden = self.linear_1(features)
+        if self.linear_2 is None:
+            return hidden
+        return self.linear_2(nn.functional.gelu(hidden))
+
+
+# ---- the model ----------------------------------------------------------------------------------
+
+def tiny_llava_config(vision_config: CLIPVisionConfig, text_config: Any, image_token_id: int) -> LlavaConfig:
+    """LlavaConfig for a CLIP vision tower and a Llama LM: feature layer -2, class token dropped,
+    GELU MLP projector, image_seq_length = (S/P)^2."""
+    n = image_token_count(vision_config.image_size, vision_config.patch_size)
+    return LlavaConfig(vision_config=vision_config.to_dict(), text_config=text_config.to_dict(),
+                       image_token_id=check_int("image_token_id", image_token_id, low=0),
+                       vision_feature_layer=FEATURE_LAYER, vision_feature_select_strategy=STRATEGY,
+                       projector_hidden_act="gelu", image_seq_length=n, tie_word_embeddings=text_config.tie_word_embeddings)
+
+
+def build_tiny_llava(clip: CLIPModel | None, lm: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast,
+                     seed: int = 0) -> LlavaForConditionalGeneration:
+    """LlavaForConditionalGeneration with the vision tower copied from `clip` (None: a random tower of
+    the tiny-CLIP shape), the LM copied from `lm`, a fresh seeded projector; the tower is frozen."""
+    seed_everything(seed)
+    vision_config = clip.config.vision_config if clip is not None else CLIPVisionConfig(**tiny_clip_config(tokenizer).vision_config.to_dict())
+    model = LlavaForConditionalGeneration(tiny_llava_config(vision_config, lm.config, tokenizer.image_token_id))
+    if clip is not None:
+        model.model.vision_tower.load_state_dict(clip.vision_model.state_dict())
+    model.model.language_model.load_state_dict(lm.model.state_dict())
+    model.lm_head.load_state_dict(lm.lm_head.state_dict())
+    set_stage(model, 1)
+    return model.eval()
+
+
+def set_stage(model: LlavaForConditionalGeneration, stage: int) -> list[nn.Parameter]:
+    """Freeze and unfreeze for a training stage; return the trainable parameters.
+
+    The vision tower is always frozen; stage 1 trains the projector only; stage 2 the projector and the LM.
+    """
+    check_choice("stage", stage, (1, 2))
+    model.model.vision_tower.requires_grad_(False)
+    model.model.multi_modal_projector.requires_grad_(True)
+    model.model.language_model.requires_grad_(stage == 2)
+    model.lm_head.requires_grad_(stage == 2)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def count_parameters(model: LlavaForConditionalGeneration) -> dict[str, tuple[int, int]]:
+    """(total, trainable) parameters of the vision tower, projector and LM (embeddings tied to the head)."""
+    parts = {"vision tower": model.model.vision_tower, "projector": model.model.multi_modal_projector,
+             "language model": model.model.language_model}
+    return {k: (sum(p.numel() for p in m.parameters()), sum(p.numel() for p in m.parameters() if p.requires_grad))
+            for k, m in parts.items()}
+
+
+# ---- batches ------------------------------------------------------------------------------------
+
+def llava_batch(tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None, prompts: Sequence[str],
+                targets: Sequence[str], n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
+    """Training batch "<bos> <image>xN prompt target <eos>", right-padded; labels are -100 everywhere
+    but the target and its <eos>. images: (B, S, S, 3) uint8, or None for a blind batch (no <image>)."""
+    if len(prompts) != len(targets) or len(prompts) == 0:
+        raise ValueError(f"need as many prompts as targets (> 0), got {len(prompts)} and {len(targets)}")
+    if images is not None:
+        check_array("images", images, ndim=4, dtype="uint8", shape=(len(prompts), None, None, 3))
+    texts = [f"{p} {t}".strip() for p, t in zip(prompts, targets)]
+    for text in texts:
+        if unknown_words(tokenizer, text):
+            raise ValueError(f"unknown word(s) {unknown_words(tokenizer, text)} in {text!r}")
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    if images is not None:  # expand_image_token("<image> " + text) tokenised, without re-tokenising N copies
+        n = check_int("n_image_tokens", n_image_tokens, low=1)
+        ids = torch.cat([ids[:, :1], torch.full((len(ids), n), tokenizer.image_token_id), ids[:, 1:]], dim=1)
+        mask = torch.cat([mask[:, :1], torch.ones(len(ids), n, dtype=mask.dtype), mask[:, 1:]], dim=1)
+    lengths = mask.sum(1, keepdim=True)
+    n_target = torch.tensor([[len(t) + 1] for t in tokenizer(list(targets), add_special_tokens=False)["input_ids"]])
+    pos = torch.arange(ids.shape[1])[None, :]
+    keep = (pos >= lengths - n_target) & (pos < lengths)
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(~keep, -100)}
+    if images is not None:
+        batch["pixel_values"] = to_pixel_values(images)
+    return batch
+
+
+def sample_vqa(n_scenes: int, seed: int) -> tuple[Scenes, list[QA]]:
+    """`n_scenes` seeded scenes of 1-3 objects (all compositions) and one random question per scene."""
+    scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
+    qa = make_vqa(scenes, seed=seed)
+    by_scene: dict[int, list[QA]] = {}
+    for q in qa:
+        by_scene.setdefault(q.scene, []).append(q)
+    rng = np.random.default_rng(seed)
+    return scenes, [by_scene[i][int(rng.integers(len(by_scene[i])))] for i in range(len(scenes))]
+
+
+def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """(images, prompts, targets) for captioning: seeded scenes of 1-3 objects, empty prompts, captions."""
+    scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
+    captions = make_captions(scenes, seed=seed)
+    return scenes.images, [""] * len(captions), captions
+
+
+def vqa_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """(images, prompts, targets) for VQA: one question per seeded scene, its answer as target."""
+    scenes, qa = sample_vqa(n_scenes, seed)
+    return scenes.images, [q.question for q in qa], [q.answer for q in qa]
+
+
+def caption_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
+    """Stage-1 batch: seeded scenes (1-3 objects) and their captions as targets (empty prompt)."""
+    return llava_batch(tokenizer, *caption_examples(batch_size, seed), n_image_tokens)
+
+
+def vqa_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36,
+              blind: bool = False, caption_share: float = 0.0) -> dict[str, torch.Tensor]:
+    """Stage-2 batch: one question per seeded scene with its answer as target (blind: no image);
+    a `caption_share` of the rows are captioning examples instead (never in blind batches)."""
+    if not 0.0 <= float(caption_share) < 1.0:
+        raise ValueError(f"caption_share must be in [0, 1), got {caption_share}")
+    n_cap = 0 if blind else int(round(caption_share * batch_size))
+    images, prompts, targets = vqa_examples(batch_size - n_cap, seed)
+    if n_cap:
+        cap_images, cap_prompts, cap_targets = caption_examples(n_cap, seed + 1)
+        images, prompts, targets = np.concatenate([images, cap_images]), prompts + cap_prompts, targets + cap_targets
+    return llava_batch(tokenizer, None if blind else images, prompts, targets, n_image_tokens)
+
+
+def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
+                batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False, caption_share: float = 0.0,
+                progress: bool = True, desc: str | None = None) -> TrainResult:
+    """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
+    questions, mixed with a caption_share of captions (blind=True withholds the image).
+    Batch of step s uses seed (seed * 1_000_003 + s) * 4 + stage."""
+    params = set_stage(model, stage)
+    n = model.config.image_seq_length
+
+    def batch_fn(step: int) -> dict[str, torch.Tensor]:
+        s = (seed * 1_000_003 + step) * 4 + stage  # stage 2 also uses s + 1 for its captions
+        return caption_batch(tokenizer, batch_size, s, n) if stage == 1 else vqa_batch(tokenizer, batch_size, s, n, blind, caption_share)
+
+    desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
+    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, progress=progress, desc=desc)
+
+
+# ---- generation and evaluation ----------------------------------------------------------------------
+
+@torch.no_grad()
+def generate_answers(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None,
+                     questions: Sequence[str], *, max_new_tokens: int = 4, batch_size: int = 250) -> list[str]:
+    """Greedy generate() answers to one question per image (images None: blind, text only), left-padded."""
+    if isinstance(questions, str):
+        raise TypeError("questions must be a list of strings, one per image")
+    if images is not None:
+        check_array("images", images, ndim=4, dtype="uint8", shape=(len(questions), None, None, 3))
+        size = model.config.vision_config.image_size
+        if images.shape[1:3] != (size, size):
+            raise ValueError(f"images must be {size}x{size} for this vision tower, got {images.shape[1]}x{images.shape[2]}")
+    model.eval()
+    head = "" if images is None else expand_image_token(IMAGE, model.config.image_seq_length) + " "
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    answers: list[str] = []
+    try:
+        for i in range(0, len(questions), batch_size):
+            chunk = [f"{head}{q}" for q in questions[i:i + batch_size]]
+            enc = tokenizer(chunk, padding=True, return_tensors="pt")
+            ids, mask = enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1]  # drop the trailing <eos>
+            kwargs = {} if images is None else {"pixel_values": to_pixel_values(images[i:i + batch_size])}
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **kwargs)
+            answers += [a.strip() for a in tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)]
+    finally:
+        tokenizer.padding_side = side
+    return answers
+
+
+EVAL_SEED = 2_000_000_011  # held-out scenes: never a training seed (training seeds are small integers)
+
+
+def eval_set(n_questions: int = 1000, seed: int = EVAL_SEED) -> tuple[Scenes, list[QA]]:
+    """Held-out scenes (1-3 objects) and the first `n_questions` of make_vqa over them (every type)."""
+    n_questions = check_int("n_questions", n_questions, low=1)
+    scenes = generate_scenes(n_questions // 5 + 1, seed=seed, min_objects=1, max_objects=3, split="all")
+    return scenes, make_vqa(scenes, seed=seed)[:n_questions]
+
+
+def vqa_metrics(qa: Sequence[QA], predictions: Sequence[str]) -> dict[str, float]:
+    """Exact-match accuracy per question type and overall, and the hallucination yes-rate:
+    the share of 'is there a ...' questions about absent objects answered 'yes'."""
+    if len(qa) != len(predictions):
+        raise ValueError(f"got {len(qa)} questions but {len(predictions)} predictions")
+    right = np.array([p == q.answer for q, p in zip(qa, predictions)])
+    kinds = np.array([q.kind for q in qa])
+    metrics = {k: float(right[kinds == k].mean()) for k in QUESTION_TYPES if (kinds == k).any()}
+    metrics["overall"] = float(right.mean())
+    absent = [p for q, p in zip(qa, predictions) if q.kind == "exists" and q.answer == "no"]
+    metrics["yes_rate_absent"] = float(np.mean([p == "yes" for p in absent])) if absent else float("nan")
+    return metrics
+
+
+def evaluate(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, scenes: Scenes, qa: Sequence[QA],
+             *, blind: bool = False) -> tuple[dict[str, float], list[str]]:
+    """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images)."""
+    images = None if blind else scenes.images[[q.scene for q in qa]]
+    predictions = generate_answers(model, tokenizer, images, [q.question for q in qa])
+    return vqa_metrics(qa, predictions), predictions
+
+
+def format_metrics(rows: dict[str, dict[str, float]]) -> str:
+    """A text table: one row per model, one column per question type, overall and yes-rate on absent objects."""
+    cols = [c for c in (*QUESTION_TYPES, "overall", "yes_rate_absent") if any(c in r for r in rows.values())]
+    width = max(len(n) for n in rows) + 2
+    lines = [" " * width + " ".join(f"{c[:9]:>9}" for c in cols)]
+    for name, r in rows.items():
+        lines.append(f"{name:<{width}}" + " ".join(f"{r.get(c, float('nan')):>9.3f}" for c in cols))
+    return "\n".join(lines)
+
+
+# ---- shipped checkpoint ---------------------------------------------------------------------------
+
+def load_tiny_llava(folder: str | Path | None = None) -> tuple[LlavaForConditionalGeneration, PreTrainedTokenizerFast]:
+    """(model, tokenizer) from a local save_pretrained folder (default: the shipped data/tiny_llava)."""
+    folder = Path(folder) if folder is not None else data_path(TINY_LLAVA)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"no config.json in {folder} (rebuild: python -m course_lib.checkpoints {TINY_LLAVA})")
+    return LlavaForConditionalGeneration.from_pretrained(str(folder), local_files_only=True).eval(), load_tokenizer(folder)
+
+
+# The shipped recipe; the notebook's live run uses fewer steps.
+CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=2400, batch_size=64, lr1=3e-3, lr2=3e-3, caption_share=0.25, seed=0)
+CHECKPOINT_THREADS = 1  # fixed for bit-identical rebuilds (see causal_lm.CHECKPOINT_THREADS)
+
+
+def train_two_stages(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, *, stage1_steps: int,
+                     stage2_steps: int, batch_size: int, lr1: float, lr2: float, seed: int, caption_share: float = 0.0,
+                     blind: bool = False, progress: bool = True) -> tuple[TrainResult | None, TrainResult]:
+    """Stage 1 (skipped when blind: there is no image to align) then stage 2."""
+    first = None if blind else train_stage(model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, progress=progress)
+    second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed, blind=blind,
+                         caption_share=caption_share, progress=progress)
+    return first, second
+
+
+def build_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Train the shipped tiny LLaVA (shipped tiny CLIP tower + shipped tiny LM) and its blind baseline with
+    CHECKPOINT_RECIPE, save the LLaVA (and tokenizer, processor) into `folder`, return both evaluations."""
+    from .causal_lm import load_tiny_lm
+    from .clip_model import load_tiny_clip
+
+    clip, _ = load_tiny_clip()
+    scenes, qa = eval_set()
+    results: dict[str, Any] = {}
+    for blind in (False, True):
+        lm, tokenizer = load_tiny_lm()
+        model = build_tiny_llava(clip, lm, tokenizer, seed=CHECKPOINT_RECIPE["seed"])
+        torch.set_num_threads(CHECKPOINT_THREADS)
+        first, second = train_two_stages(model, tokenizer, **CHECKPOINT_RECIPE, blind=blind)
+        name = "blind" if blind else "llava"
+        results[name] = {k: round(v, 4) for k, v in evaluate(model, tokenizer, scenes, qa, blind=blind)[0].items()}
+        results[f"{name}_train_seconds"] = round((first.seconds if first else 0.0) + second.seconds, 1)
+        if not blind:
+            results["stage1_final_loss"] = round(float(np.mean(first.losses[-20:])), 4)
+            results["stage2_final_loss"] = round(float(np.mean(second.losses[-20:])), 4)
+            model.save_pretrained(folder)
+            build_processor(tokenizer).save_pretrained(folder)
+    return {"recipe": CHECKPOINT_RECIPE, "eval": {"questions": len(qa), "seed": EVAL_SEED}, **results}

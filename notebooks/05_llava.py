@@ -1,0 +1,551 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · LLaVA: projecting vision into a language model
+#
+# LLaVA turns a language model into a vision-language model with one small trick: run the image
+# through a frozen vision encoder, map each patch feature into the LM's word-embedding space with
+# a small projector, and put those vectors into the prompt where an `<image>` placeholder stood.
+# The LM then reads the image as if it were a few dozen (or a few thousand) extra words.
+#
+# **Learning goals.** After this notebook you can:
+#
+# 1. explain and build the projector path: vision tower (feature layer -2, class token dropped)
+#    -> linear-GELU-linear projector -> LM embeddings, and check it against `transformers`;
+# 2. say exactly how one `<image>` becomes N tokens, with a real `LlavaProcessor`, and what
+#    error a mismatch raises;
+# 3. train a tiny LLaVA in two stages on a laptop: stage 1 aligns the projector on captions,
+#    stage 2 tunes projector and LM on questions, loss on answer tokens only;
+# 4. measure when the model answers from the image and when from language priors (a blind
+#    baseline, object hallucination);
+# 5. size the visual-token and KV-cache budget of a real model (336 px crops, tiles, LLaVA-NeXT
+#    AnyRes, grouped-query attention).
+#
+# **Why it matters.** Most open vision-language models (LLaVA, LLaVA-NeXT and many successors)
+# are this recipe with bigger parts. Its costs are set by the number of visual tokens, and its
+# failures often come from the LM answering without looking. Both are standard interview topics.
+
+# %%
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from transformers import LlavaNextImageProcessorPil, LlavaNextProcessor, LlavaProcessor
+from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
+from transformers.utils import logging as hf_logging
+
+from course_lib import budgets, check, seed_everything
+from course_lib import llava as lv
+from course_lib import shapes_world as sw
+from course_lib.bench import report
+from course_lib.causal_lm import complete, load_tiny_lm
+from course_lib.checkpoints import load_metrics
+from course_lib.clip_model import image_processor, load_tiny_clip, to_pixel_values
+from course_lib.plots import loss_curve, show_images
+from course_lib.widgets import explore
+
+seed_everything(0)
+hf_logging.set_verbosity_error()  # long <image> runs exceed the word tokenizer's nominal 64-token limit
+hf_logging.disable_progress_bar()  # no "Loading weights" bars in checked cells
+
+# %% [markdown]
+# ## 1 · One number first
+#
+# LLaVA-1.5 feeds a 336 x 336 image to a CLIP ViT-L/14. How many tokens does that image cost the
+# language model, and how much memory do they take in the LM's key-value cache?
+
+# %%
+# NBVAL_CHECK_OUTPUT
+per_image = budgets.tokens_per_image(336, 14)
+mha = budgets.LM_SHAPES["7B (MHA: 32 KV heads)"]
+print(f"336 px / 14 px patches -> {336 // 14} x {336 // 14} = {per_image} visual tokens (class token dropped)")
+print(f"KV cache of those tokens in a 7B LM (32 layers, 32 KV heads, head_dim 128, fp16): "
+      f"{budgets.format_bytes(budgets.lm_kv_bytes(per_image, mha, 'fp16'))}")
+
+# %% [markdown]
+# One picture costs 576 tokens, about as many as a page of text, and 288 MiB of cache. The rest
+# of this notebook builds the machine that consumes those tokens, then comes back to budgets.
+#
+# ## 2 · The architecture
+#
+# ```
+# image (S x S) --> vision tower (frozen CLIP ViT) --> hidden states of layer -2, drop [CLS]
+#       --> (S/P)^2 patch features of width Dv --> projector --> (S/P)^2 vectors of width Dt
+#       --> spliced into the token embeddings where the <image> copies are --> causal LM
+# ```
+#
+# Our parts are the course's own: the tiny CLIP from notebook 02 (48 px images, 8 px patches, so
+# 6 x 6 = 36 patch tokens plus a class token) and a tiny Llama-style LM pre-trained on Shapes
+# World text (captions and question-answer sentences), shipped in `data/tiny_lm`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+clip, tokenizer = load_tiny_clip()
+lm, lm_tokenizer = load_tiny_lm()
+assert lm_tokenizer.get_vocab() == tokenizer.get_vocab()
+model = lv.build_tiny_llava(clip, lm, tokenizer, seed=0)
+vc, tc = model.config.vision_config, model.config.text_config
+print(f"vision tower: {vc.num_hidden_layers} layers, width Dv = {vc.hidden_size}, image {vc.image_size} px, patch {vc.patch_size} px")
+print(f"language model: {tc.num_hidden_layers} layers, width Dt = {tc.hidden_size}, {tc.num_attention_heads} heads, "
+      f"{tc.num_key_value_heads} KV heads, vocabulary {tc.vocab_size}")
+print(f"feature layer {model.config.vision_feature_layer}, strategy '{model.config.vision_feature_select_strategy}', "
+      f"image_token_id {model.config.image_token_id} = {tokenizer.convert_ids_to_tokens(model.config.image_token_id)}")
+for part, (total, trainable) in lv.count_parameters(model).items():
+    print(f"{part:>15}: {total:>7,} parameters, {trainable:>7,} trainable in stage 1")
+
+# %% [markdown]
+# ## 3 · The projector from scratch
+#
+# LLaVA (Liu et al. 2023) used a single linear layer; LLaVA-1.5 (Liu et al. 2024) a two-layer MLP
+# with a GELU. Both are a few lines. Our `Projector` names its layers like the library's, so the
+# library's weights load into it unchanged, and the two must agree to the last bit.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+hf_projector = model.model.multi_modal_projector
+scratch = lv.Projector(vc.hidden_size, tc.hidden_size, kind="mlp")
+scratch.load_state_dict(hf_projector.state_dict())
+features = torch.randn(2, 36, vc.hidden_size)
+torch.testing.assert_close(scratch(features), hf_projector(features))
+linear = lv.Projector(vc.hidden_size, tc.hidden_size, kind="linear")
+print(f"{type(hf_projector).__name__} == scratch MLP projector: output {tuple(scratch(features).shape)}")
+print(f"MLP projector: {sum(p.numel() for p in scratch.parameters()):,} parameters; "
+      f"linear projector: {sum(p.numel() for p in linear.parameters()):,}")
+
+# %% [markdown]
+# Where do the 36 features come from? The tower returns every layer's hidden states; LLaVA takes
+# layer -2 (the last layer is tuned for CLIP's pooled contrastive output, the one before keeps
+# more local detail) and, with strategy `"default"`, drops the class token at position 0.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+scenes = sw.generate_scenes(4, seed=7, min_objects=1, max_objects=3)
+pixels = to_pixel_values(scenes.images)
+with torch.no_grad():
+    hidden = model.model.vision_tower(pixels, output_hidden_states=True).hidden_states
+    chosen = hidden[-2][:, 1:]
+    library = model.model.get_image_features(pixel_values=pixels).pooler_output
+torch.testing.assert_close(torch.stack(library), hf_projector(chosen))
+print(f"{len(hidden)} hidden states (embeddings + {vc.num_hidden_layers} layers), each {tuple(hidden[-2].shape)}")
+print(f"layer -2 without [CLS]: {tuple(chosen.shape)} -> projected: {tuple(torch.stack(library).shape)}")
+
+# %% [markdown]
+# ## 4 · How `<image>` becomes N tokens
+#
+# The model does not expand the placeholder: the **processor** does. `LlavaProcessor` computes the
+# image's token count from the processed pixel size, (S/P)^2 plus any extra tokens, minus the class
+# token for strategy `"default"`, and repeats `<image>` that many times. Our processor uses the
+# course tokenizer (where `<image>` is a special token, id 4) and `CLIPImageProcessorPil` (no
+# torchvision needed) with the course's normalisation.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+processor = lv.build_processor(tokenizer)
+inputs = processor(images=list(scenes.images[:1]), text=["<image> how many objects are there ?"], return_tensors="pt")
+ids = inputs["input_ids"][0]
+n_image = int((ids == tokenizer.image_token_id).sum())
+print(f"prompt '<image> how many objects are there ?' -> {len(ids)} ids, {n_image} of them <image>")
+print(f"(S/P)^2 = ({vc.image_size}/{vc.patch_size})^2 = {lv.image_token_count(vc.image_size, vc.patch_size)}")
+print("tokens:", " ".join(tokenizer.convert_ids_to_tokens(ids[:3].tolist())), "...",
+      " ".join(tokenizer.convert_ids_to_tokens(ids[-8:].tolist())))
+scratch_ids = tokenizer(lv.expand_image_token("<image> how many objects are there ?", n_image), return_tensors="pt")["input_ids"][0]
+assert torch.equal(scratch_ids, ids) and torch.equal(inputs["pixel_values"], pixels[:1])
+print("scratch expansion == processor ids; processor pixels == to_pixel_values")
+
+# %% [markdown]
+# The count must match the features exactly. A CLIP tower outputs 37 tokens; the processor must be
+# told about the class token (`num_additional_image_tokens=1`) before the `"default"` strategy
+# subtracts it. Forget it and the processor inserts 35 copies; the model refuses. This cell is
+# meant to raise, so it catches and prints the error:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+wrong = LlavaProcessor(image_processor=image_processor(48), tokenizer=tokenizer, patch_size=8,
+                       vision_feature_select_strategy="default")  # num_additional_image_tokens forgotten
+bad = wrong(images=list(scenes.images[:1]), text=["<image> how many objects are there ?"], return_tensors="pt")
+print("copies inserted:", int((bad["input_ids"] == tokenizer.image_token_id).sum()))
+try:
+    model(**bad)
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
+# A prompt with an image but no `<image>` placeholder is caught one step earlier, by the processor:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    processor(images=list(scenes.images[:1]), text=["how many objects are there ?"])
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
+# ## 5 · The tiny language model and its priors
+#
+# The LM was pre-trained on Shapes World sentences only: captions and "question answer" text,
+# never an image. It speaks the language and knows the answer formats; any answer it gives is a
+# guess shaped by how often answers occur. Its shipped metrics, and a few completions:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+lm_metrics = load_metrics("tiny_lm")
+print(f"tiny LM: {lm_metrics['parameters']:,} parameters, held-out perplexity {lm_metrics['held_out_perplexity']:.3f}, "
+      f"rebuilt by: {lm_metrics['command']}")
+for prompt in ["how many objects are there ?", "is there a red circle ?", "what color is the circle ?", "where is the red square ?"]:
+    print(f"{prompt!r:>34} -> {complete(lm, tokenizer, prompt)!r}")
+
+# %% [markdown]
+# ## 6 · Train a tiny LLaVA, live
+#
+# **Stage 1 (feature alignment).** Freeze the tower and the LM; train only the projector to make
+# the LM predict each image's caption. The LM learns nothing new: the projector learns to speak
+# the LM's embedding language. **Stage 2 (instruction tuning).** Unfreeze the LM and train it with
+# the projector on questions about scenes; the loss covers only the answer tokens (and `<eos>`),
+# labels are -100 on the image, the question and the padding. A quarter of each stage-2 batch
+# keeps captioning examples (LLaVA also mixes its data). The vision tower stays frozen.
+# Both stages run through the course's one training loop, `course_lib.training.train`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+batch = lv.vqa_batch(tokenizer, 2, seed=11)
+row = batch["labels"][0]
+print(f"batch: input_ids {tuple(batch['input_ids'].shape)}, pixel_values {tuple(batch['pixel_values'].shape)}")
+print("labelled tokens of example 0:", tokenizer.decode(row[row != -100].tolist()),
+      f"({int((row != -100).sum())} of {int(batch['attention_mask'][0].sum())} tokens)")
+
+# %%
+LIVE = dict(lv.CHECKPOINT_RECIPE, stage1_steps=100, stage2_steps=500)  # the shipped recipe, shorter
+first, second = lv.train_two_stages(model, tokenizer, **LIVE)
+live_seconds = first.seconds + second.seconds
+print(f"stage 1: {first.steps} steps in {first.seconds:.0f} s; stage 2: {second.steps} steps in {second.seconds:.0f} s")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+loss_curve(first.losses, title="stage 1: projector only, captions", ax=axes[0])
+loss_curve(second.losses, title="stage 2: projector + LM, answer (and caption) tokens", ax=axes[1])
+fig.tight_layout()
+
+# %%
+eval_scenes, eval_qa = lv.eval_set(1000)
+live_metrics, _ = lv.evaluate(model, tokenizer, eval_scenes, eval_qa[:300])
+print(f"live model on 300 held-out questions: overall exact match {live_metrics['overall']:.3f}")
+report("llava_live", seconds=round(live_seconds, 1), overall=round(live_metrics["overall"], 3))
+
+# %% [markdown]
+# Answers come from `generate()` (greedy, stopping at `<eos>`), asked about scenes from a seed the
+# training never used:
+
+# %%
+show = [q for q in eval_qa if q.kind == sw.QUESTION_TYPES[q.scene % len(sw.QUESTION_TYPES)]][:8]  # one per scene, mixed types
+answers = lv.generate_answers(model, tokenizer, eval_scenes.images[[q.scene for q in show]], [q.question for q in show])
+show_images(eval_scenes.images[[q.scene for q in show]],
+            [f"{q.question}\n-> {a} ({'ok' if a == q.answer else 'truth: ' + q.answer})" for q, a in zip(show, answers)],
+            cols=4, size=2.6);
+
+# %% [markdown]
+# ## 7 · Image or prior? The full evaluation
+#
+# The shipped tiny LLaVA (`data/tiny_llava`, rebuilt by `python -m course_lib.checkpoints
+# tiny_llava`) trained longer with the same recipe. Its builder also trained a **blind baseline**:
+# the same LM, the same stage-2 recipe, with the image withheld. Whatever the blind model gets
+# right comes from language priors alone. **Hallucination** is the yes-rate on "is there a ...?"
+# questions about objects that are absent.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+shipped, _ = lv.load_tiny_llava()
+shipped_metrics, shipped_predictions = lv.evaluate(shipped, tokenizer, eval_scenes, eval_qa)
+blank = lv.evaluate(shipped, tokenizer, sw.Scenes(np.zeros_like(eval_scenes.images), *(
+    getattr(eval_scenes, f) for f in ("colors", "shapes", "sizes", "cells"))), eval_qa)[0]
+llava_metrics = load_metrics("tiny_llava")
+print(f"{len(eval_qa)} questions about {len(eval_scenes)} held-out scenes; chance: colour 1/{len(sw.COLORS)}, "
+      f"shape 1/{len(sw.SHAPES)}, size 1/{len(sw.SIZES)}, position 1/{len(sw.POSITIONS)}, existence 1/2")
+print(lv.format_metrics({"tiny LLaVA": shipped_metrics, "blind (trained)": llava_metrics["blind"],
+                         "LLaVA, black image": blank}))
+
+# %% [markdown]
+# Read the table by column, against chance: 1/6 for colour, 1/5 for shape, 1/2 for size and
+# existence, 1/9 for position. A column where the blind model already scores well is answered from
+# priors (the answer distribution alone); only the margin of the LLaVA row over the blind row is
+# evidence that the image was used. The black-image row asks the same of the trained LLaVA: what
+# does it say when the picture carries no information? The last column is the hallucination
+# rate, the share of "is there a ...?" questions about absent objects answered "yes": a model
+# that never looks and always says "yes" scores 1.0 there and still gets half the existence
+# questions right. Which columns of our tiny model beat its blind twin, and which do not, is
+# exactly the diagnosis to run on a real VLM before trusting its benchmark score.
+#
+# ## 8 · Token budgets of real models
+#
+# Back to real sizes. A single crop costs (S/P)^2 tokens. Tiling cuts a large image into crops
+# and pays for each. LLaVA-NeXT's **AnyRes** picks the best grid for the image's aspect ratio from
+# a list of canvases, encodes a downscaled copy (the base) plus every tile, removes the feature
+# rows or columns that only cover padding, and ends each feature row with a learned newline token.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"224/14 single crop: {budgets.tokens_per_image(224, 14)} tokens")
+print(f"336/14 single crop: {budgets.tokens_per_image(336, 14)} tokens")
+print(f"4 tiles of 336/14: {budgets.tiled_tokens(336, 14, 4)} tokens; with a base image: "
+      f"{budgets.tiled_tokens(336, 14, 4, base_image=True)}")
+
+# %% [markdown]
+# The AnyRes formula against the real `LlavaNextProcessor` (with `LlavaNextImageProcessorPil`,
+# sizes set explicitly: its default crop is 224 px, not LLaVA-NeXT's 336):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+next_processor = LlavaNextProcessor(
+    image_processor=LlavaNextImageProcessorPil(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336},
+                                               image_grid_pinpoints=[list(p) for p in budgets.LLAVA_NEXT_PINPOINTS]),
+    tokenizer=tokenizer, patch_size=14, vision_feature_select_strategy="default", num_additional_image_tokens=1)
+print(f"{'image HxW':>10} {'canvas':>10} {'grid':>5} {'base':>5} {'tiles':>6} {'newl':>5} {'formula':>8} {'processor':>9}")
+for h, w in [(672, 672), (336, 336), (480, 640), (1000, 300), (100, 1000), (800, 1200)]:
+    parts = budgets.anyres_tokens(h, w)
+    out = next_processor(images=np.zeros((h, w, 3), np.uint8), text="<image> is there a red circle ?", return_tensors="pt")
+    counted = int((out["input_ids"] == tokenizer.image_token_id).sum())
+    assert counted == parts.total
+    print(f"{h:>4}x{w:<5} {parts.canvas[0]:>4}x{parts.canvas[1]:<5} {parts.grid[0]}x{parts.grid[1]:<3} {parts.base:>5} "
+          f"{parts.tile_tokens:>6} {parts.newlines:>5} {parts.total:>8} {counted:>9}")
+
+# %% [markdown]
+# ## 9 · The KV cache those tokens occupy
+#
+# During generation every token keeps a key and a value vector per layer and per KV head:
+# **bytes = 2 x layers x kv_heads x head_dim x tokens x bytes per element**. Grouped-query
+# attention (GQA) shares each KV head among several query heads and shrinks the cache.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gqa = budgets.LM_SHAPES["7B (GQA: 8 KV heads)"]
+anyres_672 = budgets.anyres_tokens(672, 672).total
+for shape in (mha, gqa):
+    print(f"{shape.name}: {budgets.format_bytes(budgets.lm_kv_bytes(1, shape, 'fp16'))} per token, "
+          f"{budgets.format_bytes(budgets.lm_kv_bytes(576, shape, 'fp16'))} for 576 tokens, "
+          f"{budgets.format_bytes(budgets.lm_kv_bytes(anyres_672, shape, 'fp16'))} for one AnyRes 672x672 image")
+
+# %% [markdown]
+# The formula against a real cache: run the shipped tiny LLaVA on one prompt with `use_cache=True`
+# and measure the `DynamicCache` it returns (float32, 4 bytes per element).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+with torch.no_grad():
+    out = shipped(**inputs, use_cache=True)
+cache, n_tokens = out.past_key_values, inputs["input_ids"].shape[1]
+real = budgets.cache_nbytes(cache)
+formula = budgets.config_kv_bytes(shipped.config.text_config, n_tokens, bytes_per_element=4)
+print(f"{type(cache).__name__}: {n_tokens} tokens, {len(cache.layers)} layers, keys {tuple(cache.layers[0].keys.shape)}")
+print(f"measured {real:,} bytes == formula {formula:,} bytes: {real == formula}")
+
+# %% [markdown]
+# ## 10 · Budget explorer
+#
+# Pick an image size, a tiling, an LM shape and a dtype; read off the visual tokens, their share of
+# the context window and their KV-cache memory. The static call first, then the widget.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(budgets.budget_text(672, 672, "anyres", "7B (GQA: 8 KV heads)", "fp16", images=1))
+
+# %%
+explore(
+    budgets.budget_text,
+    height=ipywidgets.IntSlider(value=672, min=112, max=2016, step=56, description="height"),
+    width=ipywidgets.IntSlider(value=672, min=112, max=2016, step=56, description="width"),
+    tiling=ipywidgets.Dropdown(options=list(budgets.TILINGS), value="anyres", description="tiling"),
+    lm=ipywidgets.Dropdown(options=list(budgets.LM_SHAPES), value="7B (GQA: 8 KV heads)", description="LM"),
+    dtype=ipywidgets.Dropdown(options=list(budgets.DTYPE_BYTES), value="fp16", description="dtype"),
+    images=ipywidgets.IntSlider(value=1, min=1, max=8, description="images"),
+)
+
+# %% [markdown]
+# ## 11 · Exercises
+#
+# Each check prints `[TODO]` until you fill in `answer`, a hint when it is wrong, and `[PASS]`
+# when it is right.
+#
+# **Exercise 1.** How many `<image>` tokens does LLaVA-1.5 insert for one 336 px image with 14 px
+# patches (strategy `"default"`)?
+
+# %%
+# NBVAL_CHECK_OUTPUT
+answer = ...  # your code: an integer
+check("05.tokens_336", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = (336 // 14) ** 2   # 576: the class token is dropped
+# ```
+# </details>
+#
+# **Exercise 2.** How many visual tokens does AnyRes give a 672 x 672 image (336 px crops, 14 px
+# patches)? Count the base image, the tiles and the newline tokens.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+answer = ...  # your code: an integer
+check("05.anyres_672", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# side = 336 // 14                      # 24 features per crop side
+# rows = cols = 2 * side                # 2 x 2 tiles -> a 48 x 48 feature grid
+# answer = side * side + rows * cols + rows   # base + tiles + one newline per row = 2928
+# ```
+# </details>
+#
+# **Exercise 3.** KV-cache bytes for those 2928 tokens in a 7B-class LM with 32 layers, 32 KV
+# heads, head_dim 128, in fp16.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+answer = ...  # your code: a number of bytes
+check("05.kv_bytes", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = 2 * 32 * 32 * 128 * 2928 * 2   # keys and values, fp16 = 2 bytes
+# ```
+# </details>
+#
+# **Exercise 4.** How many parameters has LLaVA-1.5's projector (linear-GELU-linear, with
+# biases) from a 1024-d vision tower to a 4096-d LM?
+
+# %%
+# NBVAL_CHECK_OUTPUT
+answer = ...  # your code: an integer
+check("05.projector_params", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = (1024 * 4096 + 4096) + (4096 * 4096 + 4096)   # linear_1 + linear_2
+# ```
+# </details>
+#
+# **Exercise 5.** `ex.EXISTS_TRUE` holds the true answers to eight "is there a ...?" questions and
+# `ex.EXISTS_PRED` a model's answers. Compute the hallucination yes-rate.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from course_lib.exercises import nb05_llava as ex
+
+print("true:", ex.EXISTS_TRUE.tolist())
+print("pred:", ex.EXISTS_PRED.tolist())
+answer = ...  # your code: a float
+check("05.yes_rate", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = float(np.mean(ex.EXISTS_PRED[ex.EXISTS_TRUE == "no"] == "yes"))
+# ```
+# </details>
+#
+# ## 12 · Interview corner
+#
+# **Q1. Walk through how LLaVA consumes an image.**
+# <details><summary>Model answer</summary>
+# The processor resizes and normalises the image and repeats the <code>&lt;image&gt;</code>
+# placeholder once per visual token. The frozen CLIP tower encodes the image; LLaVA takes the
+# hidden states of the second-to-last layer and drops the class token, leaving (S/P)^2 patch
+# features. A projector (linear in LLaVA, a two-layer GELU MLP in LLaVA-1.5) maps each to the LM's
+# embedding width, and the model writes these vectors into the embedding sequence at the
+# placeholder positions. The LM then runs as usual, attending to visual and text tokens alike.
+# </details>
+#
+# **Q2. Why two training stages, and what is frozen in each?**
+# <details><summary>Model answer</summary>
+# Stage 1 trains only the projector on image-caption pairs, with tower and LM frozen: it aligns
+# visual features with the LM's embedding space cheaply and without damaging the LM. Stage 2
+# unfreezes the LM (the tower usually stays frozen) and trains on instruction or QA data, with the
+# loss on the answer tokens only, so the model learns to follow questions about images. Skipping
+# stage 1 makes stage 2 start from random visual embeddings, which can disturb the LM early on.
+# </details>
+#
+# **Q3. How many tokens does a 672 x 672 image cost in LLaVA-1.5 and in LLaVA-NeXT, and what does
+# that do to memory?**
+# <details><summary>Model answer</summary>
+# LLaVA-1.5 resizes it to one 336 crop: 576 tokens. LLaVA-NeXT AnyRes picks a 2 x 2 grid: 576 base
+# + 2304 tile + 48 newline tokens = 2928, about five times more. At 2 x 32 x 32 x 128 x 2 bytes =
+# 512 KiB per token in a 7B fp16 LM without GQA, that is about 1.43 GiB of KV cache per image
+# (a quarter of it with 8 KV heads), on top of the prefill compute.
+# </details>
+#
+# **Q4. How would you tell whether a VLM answers from the image or from language priors?**
+# <details><summary>Model answer</summary>
+# Compare with a blind baseline: the same model and training recipe with the image withheld, per
+# question type. Types where the blind score is far above chance are prior-driven. Also probe with
+# uninformative images (blank, shuffled), and measure hallucination as the yes-rate on questions
+# about absent objects (POPE-style), with balanced yes/no sets so that "always yes" cannot score.
+# </details>
+#
+# **Q5. Why feature layer -2 and not the last layer?**
+# <details><summary>Model answer</summary>
+# CLIP's last layer is shaped by the contrastive objective, which only uses the pooled class token;
+# the layer before keeps more general, spatially local patch information. LLaVA found it works
+# slightly better, and the choice must match between the processor, the config and training.
+# </details>
+#
+# ## 13 · Common pitfalls
+#
+# - **Token-count mismatch.** The processor's count must equal the tower's features: a CLIP tower
+#   needs `num_additional_image_tokens=1` with strategy `"default"`, or you get the ValueError
+#   above. Changing `image_size`, `patch_size` or the strategy on one side only does the same.
+# - **The placeholder must be a special token.** A word-level or BPE tokenizer that splits
+#   `<image>` cannot find its copies; add it as a special token and set `image_token_id`.
+# - **Processor defaults.** `CLIPImageProcessorPil` and `LlavaNextImageProcessorPil` default to
+#   224 px crops and ImageNet-style statistics: set size, crop size, mean and std to the tower's.
+# - **Frozen vs trained parts.** Stage 1 trains the projector only; forgetting to freeze the LM
+#   there erodes its language, and forgetting to unfreeze it in stage 2 caps accuracy. Check with a
+#   parameter count, as in section 2.
+# - **Loss on the whole sequence.** Without -100 labels on image and question tokens the model
+#   spends its capacity predicting questions and padding.
+# - **Left padding for generation.** Batched `generate()` needs left padding (and an attention
+#   mask) so that every prompt ends where the new tokens begin.
+#
+# ## 14 · Summary
+#
+# - LLaVA = frozen vision tower (layer -2, class token dropped) + projector + causal LM; the
+#   processor expands `<image>` into (S/P)^2 copies and the model splices projected features there.
+# - Our scratch projector equals `LlavaMultiModalProjector`; our expansion equals `LlavaProcessor`.
+# - Two stages trained a tiny LLaVA on a laptop; a blind baseline and a black-image probe show which
+#   question types lean on priors, and the yes-rate on absent objects measures hallucination.
+# - Visual tokens dominate the budget: 576 per 336 px crop, 2928 for a 672 px AnyRes image, and
+#   each costs 2 x layers x kv_heads x head_dim x bytes of KV cache.
+#
+# ## References
+#
+# - Liu, Li, Wu, Lee (2023). *Visual Instruction Tuning* (LLaVA). arXiv:2304.08485.
+# - Liu, Li, Li, Lee (2024). *Improved Baselines with Visual Instruction Tuning* (LLaVA-1.5).
+#   arXiv:2310.03744.
+# - Liu, Li, Li, Li, Zhang, Shen, Lee (2024). *LLaVA-NeXT: Improved reasoning, OCR, and world
+#   knowledge* (AnyRes). Blog post, January 2024.
+# - Ainslie et al. (2023). *GQA: Training Generalized Multi-Query Transformer Models from
+#   Multi-Head Checkpoints*. arXiv:2305.13245.
+# - Li et al. (2023). *Evaluating Object Hallucination in Large Vision-Language Models* (POPE).
+#   arXiv:2305.10355.
+# - Radford et al. (2021). *Learning Transferable Visual Models From Natural Language
+#   Supervision* (CLIP). arXiv:2103.00020.

@@ -1,0 +1,54 @@
+"""The tiny causal LM: config, corpus, batches, a short training run, the shipped checkpoint."""
+import pytest
+from transformers import LlamaForCausalLM
+
+from course_lib import causal_lm
+from course_lib.checkpoints import load_metrics
+from course_lib.shapes_world import COUNT_WORDS
+from course_lib.tokenizer import build_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
+
+
+def test_config_is_tiny_gqa_llama(tok):
+    config = causal_lm.tiny_lm_config(tok)
+    assert config.vocab_size == len(tok) and config.num_key_value_heads < config.num_attention_heads
+    assert config.eos_token_id == tok.eos_token_id
+    with pytest.raises(ValueError, match="divisible|heads"):
+        causal_lm.tiny_lm_config(tok, hidden_size=100, heads=3)
+    with pytest.raises(ValueError, match="kv_heads"):
+        causal_lm.tiny_lm_config(tok, heads=4, kv_heads=8)
+
+
+def test_corpus_is_seeded_and_in_vocabulary(tok):
+    a, b = causal_lm.text_corpus(200, seed=3), causal_lm.text_corpus(200, seed=3)
+    assert a == b and a != causal_lm.text_corpus(200, seed=4)
+    assert any(t.endswith((" yes", " no")) for t in a) and any(t.startswith(("a ", "an ")) for t in a)
+    batch = causal_lm.text_batch(tok, a)  # raises on any unknown word
+    assert ((batch["labels"] == -100) == (batch["attention_mask"] == 0)).all()
+    with pytest.raises(ValueError, match="unknown word"):
+        causal_lm.text_batch(tok, ["a photo of a zebra"])
+
+
+def test_short_pretraining_lowers_the_loss(tok):
+    model = causal_lm.build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1)
+    result = causal_lm.pretrain_lm(model, tok, steps=30, batch_size=16, lr=1e-2, progress=False)
+    assert sum(result.losses[-5:]) / 5 < result.losses[0] - 1.0
+
+
+def test_shipped_tiny_lm_knows_the_formats():
+    model, tok = causal_lm.load_tiny_lm()
+    assert isinstance(model, LlamaForCausalLM)
+    assert causal_lm.perplexity(model, tok, causal_lm.text_corpus(256, causal_lm.TEST_SEED)) < 3.0
+    assert causal_lm.complete(model, tok, "how many objects are there ?") in COUNT_WORDS
+    assert causal_lm.complete(model, tok, "is there a red circle ?") in ("yes", "no")
+    metrics = load_metrics("tiny_lm")
+    assert metrics["command"] == "python -m course_lib.checkpoints tiny_lm" and metrics["held_out_perplexity"] < 3.0
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        causal_lm.load_tiny_lm(tmp_path)

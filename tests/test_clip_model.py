@@ -1,0 +1,128 @@
+"""Tiny CLIP: config, batches and their positives, the trainer (loss goes down, scale clamped,
+generic over the loss), save/load round-trip, the shipped checkpoint, bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import clip_model as cm
+from course_lib.contrastive import MAX_LOGIT_SCALE
+from course_lib.shapes_world import is_held_out
+from course_lib.tokenizer import build_tokenizer
+
+SMALL = dict(hidden_size=32, layers=1, heads=2, projection_dim=16)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
+
+
+def test_config_follows_the_tokenizer(tok):
+    cfg = cm.tiny_clip_config(tok)
+    assert cfg.text_config.eos_token_id == tok.eos_token_id == 3
+    assert cfg.text_config.vocab_size == len(tok)
+    assert cfg.vision_config.image_size == 48 and cfg.vision_config.patch_size == 8
+
+
+@pytest.mark.parametrize("kwargs, words", [(dict(hidden_size=30, heads=4), "divisible"), (dict(image_size=50), "divisible")])
+def test_config_rejects_bad_sizes(tok, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        cm.tiny_clip_config(tok, **kwargs)
+
+
+def test_batch_is_seeded_train_only_and_positives_are_true_captions():
+    a = cm.image_text_batch(32, 5, multi_object_share=0.25)
+    b = cm.image_text_batch(32, 5, multi_object_share=0.25)
+    assert a.captions == b.captions and np.array_equal(a.scenes.images, b.scenes.images)
+    assert len(a) == 32 and (a.scenes.n_objects > 1).sum() == 8
+    present = a.scenes.colors >= 0
+    assert not is_held_out(a.scenes.colors[present], a.scenes.shapes[present]).any()
+    assert a.positives.diagonal().all()
+    for i, j in a.positives.nonzero().tolist():  # every positive caption names the image's colour and shape
+        if a.scenes.n_objects[i] == 1:
+            obj = a.scenes.objects(i)[0]
+            assert obj["color"] in a.captions[j] and obj["shape"] in a.captions[j]
+
+
+def test_unique_captions_and_positive_modes():
+    batch = cm.image_text_batch(48, 1, unique_captions=True, positives="identical")
+    assert len(set(batch.captions)) == 48 and batch.positives.sum().item() == 48
+    assert cm.image_text_batch(48, 1, positives="diagonal").positives.sum().item() == 48
+    assert cm.image_text_batch(48, 1, positives="described").positives.sum().item() > 48
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [(dict(batch_size=1), ValueError), (dict(multi_object_share=1.5), ValueError), (dict(positives="all"), ValueError),
+     (dict(batch_size=2.5), TypeError)],
+)
+def test_batch_bad_input(kwargs, error):
+    args = dict(batch_size=8, seed=0) | kwargs
+    with pytest.raises(error):
+        cm.image_text_batch(**args)
+
+
+def test_trainer_decreases_loss_and_clamps_scale(tok):
+    model = cm.build_tiny_clip(tok, seed=0, **SMALL)
+    with torch.no_grad():
+        model.logit_scale.fill_(6.0)  # exp(6) = 403 > 100
+    result = cm.train_dual_encoder(model, tok, steps=30, batch_size=16, lr=3e-3, progress=False)
+    assert result.steps == 30
+    assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])
+    assert model.logit_scale.exp().item() <= MAX_LOGIT_SCALE + 1e-3
+
+
+def test_trainer_is_generic_over_the_loss(tok):
+    calls = []
+
+    def loss_fn(image, text, model, positives):
+        calls.append((image.shape, text.shape, positives.shape))
+        return cm.LOSSES["clip_plain"](image, text, model, positives)
+
+    cm.train_dual_encoder(cm.build_tiny_clip(tok, **SMALL), tok, steps=2, batch_size=8, loss=loss_fn, progress=False)
+    assert calls == [((8, 16), (8, 16), (8, 8))] * 2
+    with pytest.raises(ValueError, match="loss"):
+        cm.train_dual_encoder(cm.build_tiny_clip(tok, **SMALL), tok, steps=1, loss="nope", progress=False)
+
+
+def test_training_is_deterministic(tok):
+    runs = [cm.train_dual_encoder(cm.build_tiny_clip(tok, seed=0, **SMALL), tok, steps=5, batch_size=8, progress=False).losses
+            for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_save_and_load_round_trip(tok, tmp_path):
+    model = cm.build_tiny_clip(tok, seed=1, **SMALL)
+    cm.save_tiny_clip(model, tok, tmp_path)
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "preprocessor_config.json").is_file()
+    loaded, tok2 = cm.load_tiny_clip(tmp_path)
+    captions = ["a photo of a red circle", "a small blue square on the left"]
+    torch.testing.assert_close(cm.encode_texts(loaded, tok2, captions), cm.encode_texts(model, tok, captions))
+    images = cm.image_text_batch(4, 0).scenes.images
+    torch.testing.assert_close(cm.encode_images(loaded, images), cm.encode_images(model, images))
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        cm.load_tiny_clip(tmp_path / "missing")
+
+
+def test_image_processor_matches_to_pixel_values():
+    images = cm.image_text_batch(3, 0).scenes.images
+    pixels = cm.image_processor()(list(images), return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pixels, cm.to_pixel_values(images), atol=1e-6, rtol=0)
+
+
+def test_shipped_checkpoint_loads_and_meets_its_metrics():
+    model, tok = cm.load_tiny_clip()
+    metrics = json.loads((cm.data_path(cm.TINY_CLIP) / "metrics.json").read_text())
+    assert metrics["command"] == "python -m course_lib.checkpoints tiny_clip"
+    acc = cm.evaluate_zero_shot(model, tok, n=300)
+    assert acc["seen"] > 0.9 and acc["held_out"] > 0.7
+    size = sum(f.stat().st_size for f in cm.data_path(cm.TINY_CLIP).iterdir())
+    assert size < 5e6
+
+
+def test_encoders_reject_unknown_words(tok):
+    model = cm.build_tiny_clip(tok, **SMALL)
+    with pytest.raises(ValueError, match="unknown word"):
+        cm.encode_texts(model, tok, ["a photo of a dog"])

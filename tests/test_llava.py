@@ -1,0 +1,141 @@
+"""Tiny LLaVA: projector equality, <image> expansion vs LlavaProcessor, label masking, stages,
+generation on the shipped model, evaluation metrics, and bad inputs."""
+import numpy as np
+import pytest
+import torch
+from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
+
+from course_lib import llava
+from course_lib.causal_lm import build_tiny_lm
+from course_lib.clip_model import to_pixel_values
+from course_lib.shapes_world import COLORS, COUNT_WORDS, POSITIONS, QA, RELATIONS, SHAPES, SIZES, generate_scenes
+from course_lib.shapes_world import vocabulary as sw_vocabulary
+from course_lib.tokenizer import build_tokenizer
+
+ANSWERS = set(COLORS) | set(SHAPES) | set(SIZES) | set(POSITIONS) | set(COUNT_WORDS) | set(RELATIONS) | {"yes", "no"}
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def random_llava(tok):
+    """A tiny LLaVA with a random tower and a random LM: enough for shapes and plumbing."""
+    return llava.build_tiny_llava(None, build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1), tok)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return llava.load_tiny_llava()
+
+
+def test_scratch_projector_equals_llava_projector(random_llava):
+    hf = random_llava.model.multi_modal_projector
+    assert isinstance(hf, LlavaMultiModalProjector)
+    scratch = llava.Projector(hf.linear_1.in_features, hf.linear_2.out_features, kind="mlp")
+    scratch.load_state_dict(hf.state_dict())
+    x = torch.randn(3, 36, hf.linear_1.in_features)
+    torch.testing.assert_close(scratch(x), hf(x))
+    linear = llava.Projector(96, 32, kind="linear")
+    assert linear(x[..., :96]).shape == (3, 36, 32) and sum(p.numel() for p in linear.parameters()) == 96 * 32 + 32
+    with pytest.raises(ValueError, match="channels"):
+        scratch(torch.randn(2, 36, 7))
+    with pytest.raises(ValueError, match="kind"):
+        llava.Projector(4, 4, kind="conv")
+
+
+def test_processor_inserts_s_over_p_squared_tokens(tok):
+    processor = llava.build_processor(tok)
+    scenes = generate_scenes(3, seed=1, max_objects=3)
+    out = processor(images=list(scenes.images), text=["<image> how many objects are there ?"] * 3, return_tensors="pt")
+    n = (48 // 8) ** 2
+    assert llava.image_token_count(48, 8) == n == 36 and llava.image_token_count(48, 8, "full") == 37
+    assert ((out["input_ids"] == tok.image_token_id).sum(1) == n).all()
+    torch.testing.assert_close(out["pixel_values"], to_pixel_values(scenes.images))
+    # the training batch builds the same ids without the processor
+    batch = llava.llava_batch(tok, scenes.images, ["how many objects are"] * 3, ["there ?"] * 3)
+    assert torch.equal(batch["input_ids"], out["input_ids"])
+    expanded = tok(llava.expand_image_token("<image> how many objects are there ?", n), return_tensors="pt")["input_ids"]
+    assert torch.equal(expanded[0], out["input_ids"][0])
+
+
+def test_labels_cover_only_the_answer_and_eos(tok):
+    batch = llava.llava_batch(tok, generate_scenes(2, seed=0).images, ["where is the red circle ?", "is there a red circle ?"],
+                              ["top left", "no"])
+    labelled = [row[row != -100].tolist() for row in batch["labels"]]
+    assert tok.decode(labelled[0]) == "top left <eos>" and tok.decode(labelled[1]) == "no <eos>"
+    blind = llava.llava_batch(tok, None, ["is there a red circle ?"], ["no"])
+    assert "pixel_values" not in blind and tok.image_token_id not in blind["input_ids"]
+    mixed = llava.vqa_batch(tok, 8, seed=5, caption_share=0.25)
+    targets = [tok.decode(r[r != -100].tolist()) for r in mixed["labels"]]
+    assert mixed["pixel_values"].shape[0] == 8 and all(len(t.split()) > 3 for t in targets[-2:])
+    assert llava.vqa_batch(tok, 8, seed=5, blind=True, caption_share=0.25)["input_ids"].shape[0] == 8
+    with pytest.raises(ValueError, match="caption_share"):
+        llava.vqa_batch(tok, 8, seed=5, caption_share=1.0)
+
+
+def test_token_mismatch_raises(tok, random_llava):
+    scenes = generate_scenes(1, seed=0)
+    wrong = llava.LlavaProcessor(image_processor=llava.image_processor(48), tokenizer=tok, patch_size=8,
+                                 vision_feature_select_strategy="default")  # forgot num_additional_image_tokens=1
+    out = wrong(images=list(scenes.images), text=["<image> how many objects are there ?"], return_tensors="pt")
+    assert int((out["input_ids"] == tok.image_token_id).sum()) == 35
+    with pytest.raises(ValueError, match="do not match"):
+        random_llava(**out)
+    with pytest.raises(ValueError, match="number of <image> tokens"):  # a prompt without <image>
+        llava.build_processor(tok)(images=list(scenes.images), text=["how many objects are there ?"])
+    text_only = tok(["how many objects are there ?"], return_tensors="pt")
+    with pytest.raises(ValueError, match="do not match"):  # pixel values but no placeholder in the ids
+        random_llava(**text_only, pixel_values=to_pixel_values(scenes.images))
+
+
+def test_stages_freeze_the_right_parts(random_llava):
+    llava.set_stage(random_llava, 1)
+    counts = llava.count_parameters(random_llava)
+    assert counts["vision tower"][1] == 0 and counts["language model"][1] == 0 and counts["projector"][1] > 0
+    llava.set_stage(random_llava, 2)
+    counts = llava.count_parameters(random_llava)
+    assert counts["vision tower"][1] == 0 and counts["language model"][1] == counts["language model"][0]
+    with pytest.raises(ValueError, match="stage"):
+        llava.set_stage(random_llava, 3)
+
+
+def test_one_training_step_through_the_shared_loop(tok, random_llava):
+    result = llava.train_stage(random_llava, tok, 2, steps=2, batch_size=4, progress=False)
+    assert result.steps == 2 and all(np.isfinite(result.losses))
+
+
+def test_generation_on_shipped_model_answers_from_the_vocabulary(shipped):
+    model, tok = shipped
+    scenes, qa = llava.eval_set(60)
+    metrics, predictions = llava.evaluate(model, tok, scenes, qa)
+    vocabulary = set(sw_vocabulary())
+    assert all(predictions) and all(set(p.split()) <= vocabulary for p in predictions)
+    assert np.mean([p in ANSWERS for p in predictions]) >= 0.9  # nearly always a well-formed answer
+    assert 0.0 <= metrics["overall"] <= 1.0
+    single = [llava.generate_answers(model, tok, scenes.images[[q.scene]], [q.question])[0] for q in qa[:8]]
+    assert single == predictions[:8]  # left padding does not change the answers
+
+
+def test_bad_inputs_raise(shipped):
+    model, tok = shipped
+    big = generate_scenes(1, seed=0, image_size=64).images
+    with pytest.raises(ValueError, match="48x48"):
+        llava.generate_answers(model, tok, big, ["how many objects are there ?"])
+    with pytest.raises(ValueError, match="shape"):
+        llava.generate_answers(model, tok, generate_scenes(2, seed=0).images, ["how many objects are there ?"])
+    with pytest.raises(TypeError, match="list"):
+        llava.generate_answers(model, tok, None, "is there a red circle ?")
+
+
+def test_vqa_metrics_and_yes_rate():
+    qa = [QA(0, "exists", "is there a red circle ?", "no"), QA(0, "exists", "is there a blue square ?", "no"),
+          QA(0, "exists", "is there a green cross ?", "yes"), QA(0, "count", "how many objects are there ?", "two")]
+    m = llava.vqa_metrics(qa, ["yes", "no", "yes", "two"])
+    assert m["exists"] == pytest.approx(2 / 3) and m["count"] == 1.0 and m["overall"] == 0.75
+    assert m["yes_rate_absent"] == 0.5
+    with pytest.raises(ValueError, match="predictions"):
+        llava.vqa_metrics(qa, ["yes"])
+    assert "overall" in llava.format_metrics({"llava": m, "blind": m})
