@@ -2,7 +2,7 @@
 
     python -m course_lib.checkpoints tiny_clip      # or: all   (make checkpoints)
 
-Each builder trains deterministically (seed_everything, 2 threads) and writes a
+Each builder trains deterministically (seed_everything, 1 thread) and writes a
 save_pretrained folder data/<name>/ with safetensors weights, config, tokenizer and
 metrics.json (the metrics of the run that made it, the command, the seconds it took).
 """

@@ -307,7 +307,7 @@ def load_tiny_llava(folder: str | Path | None = None) -> tuple[LlavaForCondition
 
 
 # The shipped recipe; the notebook's live run uses fewer steps.
-CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=2400, batch_size=64, lr1=3e-3, lr2=3e-3, caption_share=0.25, seed=0)
+CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=2400, batch_size=64, lr1=3e-3, lr2=2e-3, caption_share=0.0, seed=0)
 CHECKPOINT_THREADS = 1  # fixed for bit-identical rebuilds (see causal_lm.CHECKPOINT_THREADS)
 
 

@@ -238,6 +238,39 @@ def generate_scenes(
     return Scenes(images, colors, shapes, sizes, cells)
 
 
+def off_palette_colors(shapes: np.ndarray, seed: int) -> np.ndarray:
+    """(N, 3) uint8 random colours for objects of the given (N,) shape indices, for colour augmentation.
+
+    A colour is never one whose nearest palette colour is held out with that shape, so a repainted
+    training object never looks like a held-out composition (no reddish circles, for example).
+    """
+    shapes = np.asarray(shapes)
+    check_array("shapes", shapes, ndim=1, dtype="i")
+    if shapes.size and (shapes.min() < 0 or shapes.max() >= len(SHAPES)):
+        raise ValueError(f"shapes must be indices in [0, {len(SHAPES) - 1}], got values {shapes.min()}..{shapes.max()}")
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    out = np.zeros((len(shapes), 3), dtype=np.uint8)
+    todo = np.arange(len(shapes))
+    while todo.size:  # rejection sampling; about 1 draw in 4 is rejected
+        rgb = rng.integers(0, 256, size=(todo.size, 3))
+        nearest = ((rgb[:, None, :] - COLOR_RGB[None].astype(int)) ** 2).sum(-1).argmin(1)
+        ok = (rgb.max(1) >= 100) & ~is_held_out(nearest, shapes[todo])
+        out[todo[ok]] = rgb[ok]
+        todo = todo[~ok]
+    return out
+
+
+def repaint(images: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """Copy of (N, S, S, 3) uint8 single-object images with every non-background pixel set to
+    colors (N, 3) uint8."""
+    check_array("images", images, ndim=4, dtype="uint8")
+    check_array("colors", colors, shape=(len(images), 3), dtype="uint8")
+    out = images.copy()
+    mask = (images != BACKGROUND).any(-1)
+    out[mask] = np.broadcast_to(colors[:, None, None, :], out.shape)[mask]
+    return out
+
+
 def _article(text: str) -> str:
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
 

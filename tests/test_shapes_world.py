@@ -187,3 +187,30 @@ def test_labels_and_held_out_lookup():
     s = sw.generate_scenes(10, seed=0)
     assert (s.labels == s.colors[:, 0] * 5 + s.shapes[:, 0]).all()
     assert len(s.subset(np.arange(10) < 4)) == 4
+
+
+def test_off_palette_colors_never_look_like_a_held_out_composition():
+    shapes = np.repeat(np.arange(len(sw.SHAPES)), 400)
+    rgb = sw.off_palette_colors(shapes, seed=0)
+    assert rgb.shape == (len(shapes), 3) and rgb.dtype == np.uint8
+    assert np.array_equal(rgb, sw.off_palette_colors(shapes, seed=0))
+    nearest = ((rgb[:, None, :].astype(int) - sw.COLOR_RGB[None].astype(int)) ** 2).sum(-1).argmin(1)
+    assert not sw.is_held_out(nearest, shapes).any()
+    assert len(np.unique(rgb, axis=0)) > 1900  # really random, not the palette
+
+
+def test_off_palette_colors_bad_input():
+    with pytest.raises(ValueError, match=r"\[0, 4\]"):
+        sw.off_palette_colors(np.array([0, 7]), seed=0)
+    with pytest.raises(TypeError, match="integer"):
+        sw.off_palette_colors(np.array([0.5]), seed=0)
+
+
+def test_repaint_changes_only_object_pixels():
+    scenes = sw.generate_scenes(4, seed=1)
+    colors = np.array([[1, 2, 3]] * 4, dtype=np.uint8)
+    out = sw.repaint(scenes.images, colors)
+    obj = (scenes.images != sw.BACKGROUND).any(-1)
+    assert (out[obj] == [1, 2, 3]).all() and np.array_equal(out[~obj], scenes.images[~obj])
+    with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
+        sw.repaint(scenes.images, colors[:2])
