@@ -31,7 +31,7 @@ checkpoints: setup
 #   make execute NB=notebooks/01_vit_patches.py
 execute: setup
 	$(BIN)/jupytext --set-kernel python3 --sync $(NB)
-	HF_HUB_OFFLINE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace $(NB:.py=.ipynb)
+	HF_HUB_OFFLINE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 $(NB:.py=.ipynb)
 	$(BIN)/jupytext --sync $(NB:.py=.ipynb)
 
 sync: setup
