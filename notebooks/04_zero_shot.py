@@ -146,7 +146,7 @@ print(f"held-out compositions: {acc['held_out']:.4f} of {acc['n_held_out']}")
 shipped = load_metrics("tiny_clip")["zero_shot"]
 assert abs(shipped["seen"] - acc["seen"]) < 2e-3 and abs(shipped["held_out"] - acc["held_out"]) < 2e-3
 print("matches the metrics.json shipped with the checkpoint")
-assert acc["seen"] > acc["held_out"] + 0.1, "the prose below says held-out compositions are much harder"
+assert acc["seen"] > acc["held_out"], "the prose below says held-out compositions are harder"
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -161,10 +161,10 @@ for c, s in sw.HELD_OUT:
     print(f"{c + ' ' + s:16s} accuracy {right[mask].mean():.3f} (n={mask.sum():3d}); most common mistake: {common}")
 
 # %% [markdown]
-# Seen compositions are nearly solved; held-out ones are much harder, and unevenly so: some are
-# recognised most of the time, others collapse onto a *seen* pair of the same colour. The model
-# has partly learned "colour" and "shape" as separate directions it can add, and partly memorised
-# the pairs it was shown.
+# Seen compositions are nearly solved; held-out ones are harder, and unevenly so: the table
+# shows which held-out pairs suffer most and which *seen* pair they are mistaken for. The model
+# has largely learned "colour" and "shape" as separate directions it can add (notebook 02 showed
+# the training tricks behind that: partial captions and repainted shapes), but not perfectly.
 
 # %% [markdown]
 # ## 4 · Template sensitivity and prompt ensembling
@@ -219,23 +219,25 @@ first10, last = list(TEMPLATES)[:-1], list(TEMPLATES)[-1]
 spread = {}
 for split in ("seen", "held_out"):
     accs = [val_acc[t][split] for t in first10]
-    p, n = float(np.median(accs)), val_acc[first10[0]][f"n_{split}"]
+    n = val_acc[first10[0]][f"n_{split}"]
+    p = min(max(float(np.median(accs)), 1 / n), 1 - 1 / n)  # keep the error above 0 at 100% accuracy
     se = np.sqrt(p * (1 - p) / n)
     spread[split] = (max(accs) - min(accs)) / se
     print(f"{split:8s}: first 10 templates from {min(accs):.3f} to {max(accs):.3f}; one standard error on {n} images "
           f"{se:.3f}; spread = {spread[split]:.1f} standard errors")
 print(f"second-object template on seen pairs: {val_acc[last]['seen']:.3f} vs at least {min(val_acc[t]['seen'] for t in first10):.3f} for the others")
 # the claims of the next paragraph, checked
-assert spread["seen"] < 2 < 3 < spread["held_out"]
-assert val_acc[last]["seen"] < min(val_acc[t]["seen"] for t in first10) - 0.01
+assert spread["seen"] < 2 and spread["held_out"] < 3 and min(val_acc[t]["seen"] for t in first10) > 0.99
+assert val_acc[last]["seen"] < min(val_acc[t]["seen"] for t in first10)
 
 # %% [markdown]
-# On seen compositions every wording works equally well, within noise: this tiny CLIP was trained
-# on eight paraphrases (and on partial captions such as "a red object"), so for pairs it knows it
-# has learned to ignore wording. On held-out compositions the same templates spread over several
-# standard errors: **wording matters most where the model is least sure**. Content matters too:
-# the template that mentions a second object pulls every prototype toward "a large red circle"
-# and is the only one that loses accuracy on seen pairs. (Web-trained CLIP is sensitive to
+# Every wording works equally well here, within noise, even unseen paraphrases and word orders:
+# this tiny CLIP was trained on eight paraphrases (and on partial captions such as "a red
+# object"), so it has learned to ignore wording. The spread is largest on held-out compositions,
+# where the model is least sure, but it stays within a few standard errors: on a model trained
+# like this, wording barely matters. Content does: the template that mentions a second object
+# pulls every prototype toward "a large red circle" and is the only one that loses any seen
+# images. (Web-trained CLIP is sensitive to
 # wording even on familiar classes; Radford et al. 2021 report gains from ensembling dozens of
 # templates on ImageNet.)
 #
@@ -257,17 +259,18 @@ protos_zs = ensembles[keep] if keep in ensembles else template_emb[list(TEMPLATE
 print(f"kept for the rest of the notebook (best overall on validation): {keep!r}")
 # the claims of the next paragraph, checked
 ens_held = test_acc["ensemble: the first 10 (no second object)"]["held_out"]
-assert ens_held < test_acc["bare name"]["held_out"]
-assert val_acc[best]["held_out"] - val_acc[first10[0]]["held_out"] > test_acc[f"best on validation: {best!r}"]["held_out"] - test_acc["bare name"]["held_out"] > 0
+se_held = np.sqrt(0.25 / test_acc["bare name"]["n_held_out"])  # the largest standard error on the held-out test images
+assert ens_held >= test_acc["bare name"]["held_out"] and max(abs(a["held_out"] - ens_held) for a in test_acc.values()) < se_held
 
 # %% [markdown]
-# Measure before you trust a default. Here the ensembles do not beat the bare name on held-out
-# pairs: ensembling cancels *independent* wording noise, but the held-out errors are systematic
-# (section 3: a held-out pair is taken for a seen pair of the same colour), and averaging in the
-# templates that lean that way does not remove the lean. The single template that won on
-# validation keeps part of its lead on the test split, but less than it showed on validation:
-# picking the maximum of noisy estimates overstates it (the winner's curse), which is exactly why
-# the choice is made on one split and reported on another.
+# Measure before you trust a default. Here every candidate lands within one standard error of
+# the others on the test split: the ensemble is at least as good as the bare name, and no better
+# than the template that won on validation. Ensembling cancels *independent* wording noise, and
+# this model has little of it; its held-out errors are systematic (section 3: a held-out pair
+# is taken for a seen pair of the same colour), which no averaging of prompts removes. With a
+# web-scale CLIP, whose wording noise is large, the same ensemble gains points. Choosing on the
+# validation split and reporting on the test split guards against the winner's curse: the
+# maximum of noisy estimates overstates the winner.
 
 # %% [markdown]
 # ## 5 · The logit scale changes the probabilities, not the prediction
@@ -284,14 +287,15 @@ for s in (1.0, scale, 100.0):
     p = zs.zero_shot_probs(val_emb, protos_zs, s)
     print(f"scale {s:7.3f}: accuracy {(p.argmax(1).numpy() == val.labels).mean():.3f}, mean top probability {p.max(1).values.mean():.3f}")
     if s == scale:
-        assert p.max(1).values.mean() > val_right.mean(), "the prose below says the learned scale is over-confident"
+        assert abs(p.max(1).values.mean() - val_right.mean()) < 0.05, "the prose below says the learned scale is nearly calibrated"
 
 # %% [markdown]
 # The accuracy is identical on every line. At scale 1 the probabilities are nearly uniform and
-# say nothing; at the learned scale the mean top probability is *above* the accuracy, so the
-# model is over-confident; at 100 more so. The scale was learned to pick one caption out of a
-# training batch, not to be calibrated on 30 classes. That is why the thresholds below are
-# calibrated on a validation split rather than read off the softmax.
+# say nothing; at the learned scale the mean top probability is close to the accuracy; at 100
+# it is pushed towards 1. Nothing makes the learned scale calibrated: it was learned to pick one
+# caption out of a training batch, not to score 30 classes, and here it happens to land near.
+# That is why the thresholds below are calibrated on a validation split rather than read off
+# the softmax.
 
 # %% [markdown]
 # ## 6 · Abstention: answer only when confident
@@ -325,7 +329,7 @@ for kind in zs.CONFIDENCES:
     print(f"{kind:9s}: threshold {t:.3f} | validation coverage {v['coverage']:.3f} risk {v['risk']:.3f} | "
           f"test coverage {te['coverage']:.3f} risk {te['risk']:.3f} | answered seen {answered[~held_test].mean():.3f}, held-out {answered[held_test].mean():.3f}")
     print(f"{'':9s}  test AURC {zs.aurc(c_test, test_right):.3f}")
-    assert te["risk"] < 2 * TARGET_RISK and answered[held_test].mean() < answered[~held_test].mean() - 0.1
+    assert te["risk"] < 2 * TARGET_RISK and answered[held_test].mean() <= answered[~held_test].mean()
 
 # %%
 ax = zs.plot_risk_coverage(conf, title="zero-shot abstention on the test split")
@@ -335,8 +339,9 @@ ax.legend(fontsize=8);
 # %% [markdown]
 # Both confidence scores reach the target risk on the validation split, and the same thresholds
 # keep the test risk close to it: calibration on one split carried over to another. Look at
-# *who* is refused: the model abstains on a far larger share of held-out compositions than of
-# seen ones, exactly where its zero-shot accuracy is weakest (section 3). The risk-coverage curve
+# *who* is refused: whatever the model abstains on is held-out compositions at least as often as
+# seen ones, where its zero-shot accuracy is weakest (section 3). This model is right so often
+# that this target refuses few images; set TARGET_RISK lower to see the trade-off bite. The risk-coverage curve
 # shows the whole trade-off; the dashed line is the target. Which score ranks mistakes better is
 # an empirical question (compare the two areas): the top cosine ignores how close the runner-up
 # is, the margin ignores how well the image matches at all. The left end of each curve rests on
@@ -405,10 +410,10 @@ print(f"count prompts: {zs.count_prompts()}")
 for name, chance in (("position, zero-shot", 1 / 9), ("position, linear probe", 1 / 9), ("count, zero-shot", 1 / 3), ("count, linear probe", 1 / 3)):
     print(f"{name:24s} accuracy {failure[name]:.3f}   (chance {chance:.3f})")
 # the claims of the next paragraph, checked
-assert abs(failure["relation swap"] - 0.5) < 0.1 and failure["control: absent colour"] > 0.95
-assert 0.6 < failure["attribute binding"] < failure["control: absent colour"]
+assert abs(failure["relation swap"] - 0.5) < 0.1 and abs(failure["attribute binding"] - 0.5) < 0.1
+assert failure["control: absent colour"] > failure["attribute binding"] + 0.2
 assert failure["position, zero-shot"] < 0.2 and failure["position, linear probe"] < 0.2
-assert failure["count, zero-shot"] < 0.45 and failure["count, linear probe"] > 0.8
+assert failure["count, zero-shot"] < 0.45 and failure["count, linear probe"] > failure["count, zero-shot"] + 0.2
 
 # %% [markdown]
 # What the numbers say:
@@ -418,12 +423,14 @@ assert failure["count, zero-shot"] < 0.45 and failure["count, linear probe"] > 0
 #   information (a trained probe does no better than chance), so no caption, however worded, can
 #   be matched on where things are. Contrastive training did not need position: a batch rarely
 #   holds two captions that differ only in where.
-# - **Attribute binding is better than chance but below the control.** Adjacent "colour shape"
-#   pairs are easy for a text transformer to bind; the image side still mixes them up sometimes,
-#   while the control, with different words, is solved.
-# - **Counting fails zero-shot, yet the image vector carries the count.** The probe reads it from
-#   the same features; the text encoder never saw count words in a caption, so the prompts are
-#   meaningless to it. Zero-shot can only score what the training captions described.
+# - **Attribute binding is at chance too, while the control is mostly solved.** Swapping which
+#   object is green and which is orange keeps the same words; the pooled image vector says
+#   "green, orange, diamond, cross" but not which goes with which (this checkpoint saw single
+#   objects only). The control, which changes a word, is easy.
+# - **Counting fails zero-shot, yet the image vector carries much of the count.** The probe
+#   reads it from the same features far above chance; the text encoder never saw count words in
+#   a caption, so the prompts are meaningless to it. Zero-shot can only score what the training
+#   captions described.
 
 # %% [markdown]
 # ## 8 · Zero-shot vs linear probe vs few-shot, on the same features
@@ -462,15 +469,14 @@ for name, a in rows.items():
     print(f"{name:30s} {a['seen']:.3f}  {a['held_out']:.3f}")
 # the claims of the next paragraph, checked
 zero, full = rows["zero-shot (kept prompt)"], rows[f"linear probe ({len(pool)} labels)"]
-assert zero["seen"] > full["seen"] - 0.02 and zero["seen"] > max(rows[" 4-shot prototype"]["seen"], rows[" 4-shot probe"]["seen"]) + 0.02
-assert full["held_out"] > zero["held_out"] + 0.1 and rows[" 1-shot prototype"]["seen"] > rows[" 1-shot probe"]["seen"]
+assert zero["seen"] > full["seen"] - 0.02 and zero["seen"] > max(rows[" 1-shot prototype"]["seen"], rows[" 1-shot probe"]["seen"])
+assert full["held_out"] > zero["held_out"] + 0.03 and rows[" 1-shot prototype"]["seen"] > rows[" 1-shot probe"]["seen"]
 assert full["seen"] - rows["16-shot probe"]["seen"] < 0.03
 
 # %% [markdown]
 # On seen compositions zero-shot is as good as a linear probe trained on 1,500 labels, and
-# clearly better than one or four labelled images per class. On held-out compositions the probes
-# win by a wide margin because they are *shown* the held-out pairs, while zero-shot must compose
-# them from words. With one example per class the prototype classifier beats logistic
+# better than one labelled image per class. On held-out compositions the probes win because
+# they are *shown* the held-out pairs, while zero-shot must compose them from words. With one example per class the prototype classifier beats logistic
 # regression (one point per class is too little to fit a linear layer); by 16 examples the probe
 # catches up with the full probe. The frozen features were never the bottleneck: the text side
 # was (Zhai et al. 2022, LiT, push this further by locking a strong image tower and training only
