@@ -21,13 +21,16 @@ def explore(render: Callable[..., Any], **controls: widgets.ValueWidget) -> widg
             raise TypeError(f"control {name!r} must be an ipywidgets value widget, got {type(control).__name__}")
     out = widgets.Output()
 
+    def call() -> Any:
+        box.result = render(**{name: c.value for name, c in controls.items()})  # for tests: the latest return value
+        return box.result
+
     def update(_change: Any = None) -> None:
         import matplotlib.pyplot as plt
 
         with out:
             out.clear_output(wait=True)
-            result = render(**{name: c.value for name, c in controls.items()})
-            box.result = result  # for tests: the latest return value of render
+            result = call()
             if result is not None:
                 display(result)
             plt.close("all")
@@ -35,5 +38,13 @@ def explore(render: Callable[..., Any], **controls: widgets.ValueWidget) -> widg
     box = widgets.VBox([widgets.HBox(list(controls.values())), out])
     for control in controls.values():
         control.observe(update, names="value")
-    update()
+    # The first render is stored in the output area's state, not captured with `with out:`:
+    # headless executors (nbclient, hence nbconvert) can hang on output captured before the
+    # widget is displayed. What render prints goes to the cell's own output.
+    import matplotlib.pyplot as plt
+
+    result = call()
+    if result is not None:
+        out.append_display_data(result)
+    plt.close("all")
     return box
