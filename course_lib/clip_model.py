@@ -189,9 +189,8 @@ def image_text_batch(
     partial = rng.random(n) < partial_share
     templates = np.where(partial, len(CAPTION_TEMPLATES) + rng.integers(0, len(PARTIAL_TEMPLATES), size=n), templates)
     templates = np.where(scenes.n_objects == 1, templates, -1)
-    by_template = [make_captions(scenes, template=k) for k in range(len(CAPTION_TEMPLATES))]
-    captions = [describe_object(scenes, i, 0, TEMPLATES[t]) if t >= len(CAPTION_TEMPLATES) else by_template[max(t, 0)][i]
-                for i, t in enumerate(templates)]
+    multi = iter(make_captions(scenes.subset(np.nonzero(templates < 0)[0])))
+    captions = [describe_object(scenes, i, 0, TEMPLATES[t]) if t >= 0 else next(multi) for i, t in enumerate(templates)]
     if unique_captions:
         first = np.array(sorted({c: i for i, c in reversed(list(enumerate(captions)))}.values()))[:batch_size]
         if len(first) < batch_size:

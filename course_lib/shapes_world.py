@@ -304,8 +304,9 @@ def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) ->
     rng = np.random.default_rng(seed)
     choices = rng.integers(0, len(CAPTION_TEMPLATES), size=len(scenes))
     captions = []
+    n_objects = scenes.n_objects
     for i in range(len(scenes)):
-        n = int(scenes.n_objects[i])
+        n = int(n_objects[i])
         if n == 1:
             t = CAPTION_TEMPLATES[choices[i] if template is None else template]
             captions.append(describe_object(scenes, i, 0, t))

@@ -413,6 +413,8 @@ for j, caption in enumerate(pb.captions):
 rb = cm.image_text_batch(64, seed=3, unique_captions=True, partial_share=0.4, repaint_share=0.3)
 rows = np.nonzero(rb.repainted)[0][:6]
 print(f"{rb.repainted.sum()} of {len(rb)} images repainted; their captions: {[rb.captions[i] for i in rows]}")
+
+# %%
 show_images(rb.scenes.images[rows], [rb.captions[i] for i in rows], cols=6);
 
 # %% [markdown]
