@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from transformers import SiglipConfig, SiglipModel, SiglipTextConfig, SiglipVisionConfig
 
-from .clip_model import LOSSES, build_tiny_clip, train_dual_encoder
+from .clip_model import LIVE_CONFIG, LIVE_RECIPE, LOSSES, build_tiny_clip, train_dual_encoder
 from .seeding import seed_everything
 from .shapes_world import ALL_COMPOSITIONS, generate_scenes
 from .sigmoid_loss import PAPER_BIAS, PAPER_SCALE, sigmoid_loss
@@ -97,33 +97,43 @@ LOSSES["siglip"] = siglip_batch_loss
 STUDY_SEED = 4321  # zero-shot test scenes of the study
 
 
+def build_study_model(kind: str, seed: int = 0):
+    """A fresh tiny 'clip' or 'siglip' at notebook 02's LIVE_CONFIG sizes, for the small-batch study.
+    Returns (model, tokenizer, loss name); the tokenizer pads as the model needs."""
+    tokenizer = build_tokenizer()
+    if kind == "clip":
+        return build_tiny_clip(tokenizer, seed=seed, **LIVE_CONFIG), tokenizer, "clip"
+    if kind == "siglip":
+        sizes = {k: v for k, v in LIVE_CONFIG.items() if k != "projection_dim"}  # SigLIP embeds into hidden_size
+        return build_tiny_siglip(tokenizer, seed=seed, **sizes), FixedLengthTokenizer(tokenizer), "siglip"
+    raise ValueError(f"kind must be 'clip' or 'siglip', got {kind!r}")
+
+
 def train_tiny(kind: str, batch_size: int, steps: int, lr: float = 2e-3, seed: int = 0, progress: bool = True, threads: int = 1):
-    """Build and train a tiny 'clip' or 'siglip' with train_dual_encoder on unique-caption batches.
-    Returns (model, tokenizer, TrainResult); the tokenizer pads as the model needs.
+    """Build (build_study_model) and train a tiny 'clip' or 'siglip' with train_dual_encoder and
+    notebook 02's live recipe (unique captions, partial captions, repainting, weight decay from
+    LIVE_RECIPE): only the loss and the model class differ between the two kinds.
+    Returns (model, tokenizer, TrainResult).
 
     threads: torch threads while training. One by default: ops this small gain little from a
     second thread, and a single thread does not stall when other processes share the cores."""
-    tokenizer = build_tokenizer()
-    if kind == "clip":
-        model, tok, loss = build_tiny_clip(tokenizer, seed=seed), tokenizer, "clip"
-    elif kind == "siglip":
-        model, tok, loss = build_tiny_siglip(tokenizer, seed=seed), FixedLengthTokenizer(tokenizer), "siglip"
-    else:
-        raise ValueError(f"kind must be 'clip' or 'siglip', got {kind!r}")
+    model, tok, loss = build_study_model(kind, seed)
     previous = torch.get_num_threads()
     torch.set_num_threads(check_int("threads", threads, low=1))
     try:
+        recipe = {k: LIVE_RECIPE[k] for k in ("unique_captions", "partial_share", "repaint_share", "weight_decay")}
         result = train_dual_encoder(model, tok, steps=steps, batch_size=batch_size, lr=lr, loss=loss, seed=seed,
-                                    unique_captions=True, progress=progress, desc=f"tiny {kind}, batch {batch_size}")
+                                    **recipe, progress=progress, desc=f"tiny {kind}, batch {batch_size}")
     finally:
         torch.set_num_threads(previous)
     return model, tok, result
 
 
 def small_batch_study(batch_sizes: Sequence[int] = (16, 64), steps: int = 200, lr: float = 2e-3, seed: int = 0,
-                      n_test: int = 600, progress: bool = True) -> list[dict[str, Any]]:
+                      n_test: int = 600, progress: bool = True, threads: int = 1) -> list[dict[str, Any]]:
     """Train tiny CLIP and tiny SigLIP with the same steps, learning rate and batches at each batch
-    size; one row per run with zero-shot accuracy (seen and held-out compositions), final loss and seconds."""
+    size (threads: see train_tiny); one row per run with zero-shot accuracy (seen and held-out
+    compositions), final loss and seconds."""
     steps, n_test = check_int("steps", steps, low=1), check_int("n_test", n_test, low=10)
     from .zero_shot import zero_shot_accuracy  # zero_shot imports clip_model: keep this module's import light
 
@@ -131,7 +141,7 @@ def small_batch_study(batch_sizes: Sequence[int] = (16, 64), steps: int = 200, l
     rows = []
     for batch_size in batch_sizes:
         for kind in ("clip", "siglip"):
-            model, tok, result = train_tiny(kind, check_int("batch_size", batch_size, low=2), steps, lr, seed, progress)
+            model, tok, result = train_tiny(kind, check_int("batch_size", batch_size, low=2), steps, lr, seed, progress, threads)
             acc = zero_shot_accuracy(model, tok, test)
             rows.append({"kind": kind, "batch_size": batch_size, "steps": steps, "seen": acc["seen"], "held_out": acc["held_out"],
                          "final_loss": float(np.mean(result.losses[-10:])), "seconds": result.seconds})

@@ -173,6 +173,22 @@ def test_siglip_trains_with_the_shared_trainer():
         train_tiny("blip", 8, 1)
 
 
+def test_study_models_have_notebook_02_sizes_and_their_own_loss():
+    from course_lib.clip_model import LIVE_CONFIG
+    from course_lib.siglip_model import FixedLengthTokenizer, build_study_model
+
+    clip, _, clip_loss = build_study_model("clip")
+    siglip, siglip_tok, siglip_loss = build_study_model("siglip")
+    for m in (clip, siglip):
+        v = m.config.vision_config
+        assert (v.hidden_size, v.num_hidden_layers, v.num_attention_heads) == (LIVE_CONFIG["hidden_size"], LIVE_CONFIG["layers"], LIVE_CONFIG["heads"])
+    assert (clip_loss, siglip_loss) == ("clip", "siglip")
+    assert isinstance(siglip_tok, FixedLengthTokenizer)
+    assert siglip.logit_bias.item() == pytest.approx(-10.0) and siglip.logit_scale.exp().item() == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="kind must be 'clip' or 'siglip'"):
+        build_study_model("blip")
+
+
 def test_widget_render_and_callback():
     import ipywidgets
 
