@@ -115,8 +115,8 @@ def train_tiny(kind: str, batch_size: int, steps: int, lr: float = 2e-3, seed: i
     LIVE_RECIPE): only the loss and the model class differ between the two kinds.
     Returns (model, tokenizer, TrainResult).
 
-    threads: torch threads while training. One by default: ops this small gain little from a
-    second thread, and a single thread does not stall when other processes share the cores."""
+    threads: torch threads while training. One by default, which does not stall when other
+    processes share the cores; alone on two cores, threads=2 trains about a quarter faster."""
     model, tok, loss = build_study_model(kind, seed)
     previous = torch.get_num_threads()
     torch.set_num_threads(check_int("threads", threads, low=1))
