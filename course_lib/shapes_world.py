@@ -238,6 +238,13 @@ def generate_scenes(
     return Scenes(images, colors, shapes, sizes, cells)
 
 
+def nearest_palette_color(rgb: np.ndarray) -> np.ndarray:
+    """(N,) index into COLORS of the palette colour nearest (squared RGB distance) to each of (N, 3) colours."""
+    rgb = np.asarray(rgb)
+    check_array("rgb", rgb, shape=(None, 3))
+    return ((rgb[:, None, :].astype(int) - COLOR_RGB[None].astype(int)) ** 2).sum(-1).argmin(1)
+
+
 def off_palette_colors(shapes: np.ndarray, seed: int) -> np.ndarray:
     """(N, 3) uint8 random colours for objects of the given (N,) shape indices, for colour augmentation.
 
@@ -253,8 +260,7 @@ def off_palette_colors(shapes: np.ndarray, seed: int) -> np.ndarray:
     todo = np.arange(len(shapes))
     while todo.size:  # rejection sampling; about 1 draw in 4 is rejected
         rgb = rng.integers(0, 256, size=(todo.size, 3))
-        nearest = ((rgb[:, None, :] - COLOR_RGB[None].astype(int)) ** 2).sum(-1).argmin(1)
-        ok = (rgb.max(1) >= 100) & ~is_held_out(nearest, shapes[todo])
+        ok = (rgb.max(1) >= 100) & ~is_held_out(nearest_palette_color(rgb), shapes[todo])
         out[todo[ok]] = rgb[ok]
         todo = todo[~ok]
     return out

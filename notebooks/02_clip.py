@@ -48,6 +48,7 @@ from course_lib import bench, check, seed_everything
 from course_lib import clip_model as cm
 from course_lib import contrastive as cl
 from course_lib.plots import heatmap, loss_curve, show_images
+from course_lib import shapes_world as sw
 from course_lib.shapes_world import generate_scenes, make_captions
 from course_lib.tokenizer import build_tokenizer
 from course_lib.zero_shot import recall_at_k
@@ -413,6 +414,9 @@ for j, caption in enumerate(pb.captions):
 rb = cm.image_text_batch(64, seed=3, unique_captions=True, partial_share=0.4, repaint_share=0.3)
 rows = np.nonzero(rb.repainted)[0][:6]
 print(f"{rb.repainted.sum()} of {len(rb)} images repainted; their captions: {[rb.captions[i] for i in rows]}")
+# the claim above, checked: no repainted object's colour is nearest to a colour held out with its shape
+painted = np.array([img[(img != sw.BACKGROUND).any(-1)][0] for img in rb.scenes.images[rb.repainted]])
+assert not sw.is_held_out(sw.nearest_palette_color(painted), rb.scenes.shapes[rb.repainted, 0]).any()
 
 # %%
 show_images(rb.scenes.images[rows], [rb.captions[i] for i in rows], cols=6);

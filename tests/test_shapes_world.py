@@ -194,9 +194,16 @@ def test_off_palette_colors_never_look_like_a_held_out_composition():
     rgb = sw.off_palette_colors(shapes, seed=0)
     assert rgb.shape == (len(shapes), 3) and rgb.dtype == np.uint8
     assert np.array_equal(rgb, sw.off_palette_colors(shapes, seed=0))
-    nearest = ((rgb[:, None, :].astype(int) - sw.COLOR_RGB[None].astype(int)) ** 2).sum(-1).argmin(1)
-    assert not sw.is_held_out(nearest, shapes).any()
+    assert not sw.is_held_out(sw.nearest_palette_color(rgb), shapes).any()
     assert len(np.unique(rgb, axis=0)) > 1900  # really random, not the palette
+
+
+def test_nearest_palette_color():
+    assert sw.nearest_palette_color(sw.COLOR_RGB).tolist() == list(range(len(sw.COLORS)))
+    nudged = np.clip(sw.COLOR_RGB.astype(int) + 9, 0, 255).astype(np.uint8)
+    assert sw.nearest_palette_color(nudged).tolist() == list(range(len(sw.COLORS)))
+    with pytest.raises(ValueError, match=r"shape \(\*, 3\), got \(2, 4\)"):
+        sw.nearest_palette_color(np.zeros((2, 4), dtype=np.uint8))
 
 
 def test_off_palette_colors_bad_input():
