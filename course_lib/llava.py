@@ -6,8 +6,8 @@ Pieces, in the order notebook 05 builds them:
 - the projector from scratch (linear or linear-GELU-linear), equal to LlavaMultiModalProjector;
 - the LlavaForConditionalGeneration builder from the shipped tiny CLIP and tiny LM;
 - two-stage training through course_lib.training.train: stage 1 trains the projector on captions,
-  stage 2 the projector and the LM on questions (loss on answer tokens only); a blind baseline
-  trains the same way with the image withheld;
+  stage 2 the projector and the LM on multi-turn conversations about each image (loss on the answers
+  and their <eos> only); a blind baseline trains the same way with the image withheld;
 - generation with generate(), exact-match evaluation per question type, hallucination yes-rate.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .paths import data_path
 from .patches import num_patches
 from .seeding import seed_everything
 from .shapes_world import QA, QUESTION_TYPES, Scenes, generate_scenes, make_captions, make_vqa
-from .tokenizer import IMAGE, load_tokenizer, unknown_words
+from .tokenizer import IMAGE, encode, load_tokenizer
 from .training import TrainResult, train
 from .validation import check_array, check_choice, check_int
 
@@ -134,56 +134,63 @@ def count_parameters(model: LlavaForConditionalGeneration) -> dict[str, tuple[in
 
 # ---- batches ------------------------------------------------------------------------------------
 
-def llava_batch(tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None, prompts: Sequence[str],
-                targets: Sequence[str], n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
-    """Training batch "<bos> <image>xN prompt target <eos>", right-padded; labels are -100 everywhere
-    but the target and its <eos>. images: (B, S, S, 3) uint8, or None for a blind batch (no <image>)."""
-    if len(prompts) != len(targets) or len(prompts) == 0:
-        raise ValueError(f"need as many prompts as targets (> 0), got {len(prompts)} and {len(targets)}")
+Turn = tuple[str, str]  # (prompt, answer): one exchange of a conversation about an image
+
+
+def llava_batch(tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None, conversations: Sequence[Sequence[Turn]],
+                n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
+    """Training batch, one row per conversation: "<bos> <image>xN prompt1 answer1 <eos> prompt2 answer2 <eos> ...",
+    right-padded (LLaVA's multi-turn format: every answer ends with <eos>). Labels are -100 everywhere but
+    the answers and their <eos>. images: (B, S, S, 3) uint8, or None for a blind batch (no <image>)."""
+    if isinstance(conversations, str) or len(conversations) == 0:
+        raise ValueError("conversations must be a non-empty list, one list of (prompt, answer) turns per image")
     if images is not None:
-        check_array("images", images, ndim=4, dtype="uint8", shape=(len(prompts), None, None, 3))
-    texts = [f"{p} {t}".strip() for p, t in zip(prompts, targets)]
-    for text in texts:
-        if unknown_words(tokenizer, text):
-            raise ValueError(f"unknown word(s) {unknown_words(tokenizer, text)} in {text!r}")
-    enc = tokenizer(texts, padding=True, return_tensors="pt")
-    ids, mask = enc["input_ids"], enc["attention_mask"]
-    if images is not None:  # expand_image_token("<image> " + text) tokenised, without re-tokenising N copies
-        n = check_int("n_image_tokens", n_image_tokens, low=1)
-        ids = torch.cat([ids[:, :1], torch.full((len(ids), n), tokenizer.image_token_id), ids[:, 1:]], dim=1)
-        mask = torch.cat([mask[:, :1], torch.ones(len(ids), n, dtype=mask.dtype), mask[:, 1:]], dim=1)
-    lengths = mask.sum(1, keepdim=True)
-    n_target = torch.tensor([[len(t) + 1] for t in tokenizer(list(targets), add_special_tokens=False)["input_ids"]])
-    pos = torch.arange(ids.shape[1])[None, :]
-    keep = (pos >= lengths - n_target) & (pos < lengths)
-    batch = {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(~keep, -100)}
+        check_array("images", images, ndim=4, dtype="uint8", shape=(len(conversations), None, None, 3))
+    n = 0 if images is None else check_int("n_image_tokens", n_image_tokens, low=1)
+    rows, labels = [], []
+    for turns in conversations:
+        if len(turns) == 0 or any(not (isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)) for t in turns):
+            raise ValueError(f"each conversation must be a non-empty list of (prompt, answer) string pairs, got {turns!r}")
+        ids = [tokenizer.bos_token_id] + [tokenizer.image_token_id] * n
+        row_labels = [-100] * len(ids)
+        for prompt, answer in turns:
+            if not answer.strip():
+                raise ValueError(f"empty answer to {prompt!r}")
+            prompt_ids = encode(tokenizer, prompt, add_special_tokens=False)  # raises on unknown words
+            answer_ids = encode(tokenizer, answer, add_special_tokens=False) + [tokenizer.eos_token_id]
+            ids += prompt_ids + answer_ids
+            row_labels += [-100] * len(prompt_ids) + answer_ids
+        rows.append(ids)
+        labels.append(row_labels)
+    width = max(len(r) for r in rows)
+    batch = {"input_ids": torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows]),
+             "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+             "labels": torch.tensor([r + [-100] * (width - len(r)) for r in labels])}
     if images is not None:
         batch["pixel_values"] = to_pixel_values(images)
     return batch
 
 
-def sample_vqa(n_scenes: int, seed: int) -> tuple[Scenes, list[QA]]:
-    """`n_scenes` seeded scenes of 1-3 objects (all compositions) and one random question per scene."""
+def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[list[Turn]]]:
+    """(images, conversations) for captioning: seeded scenes of 1-3 objects, each one turn (empty prompt, caption)."""
     scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
-    qa = make_vqa(scenes, seed=seed)
+    return scenes.images, [[("", caption)] for caption in make_captions(scenes, seed=seed)]
+
+
+def vqa_examples(n_scenes: int, seed: int, turns: int = 1) -> tuple[np.ndarray, list[list[Turn]]]:
+    """(images, conversations) for VQA: seeded scenes of 1-3 objects, each with `turns` of its questions
+    (make_vqa asks one of each type; 'relation' needs two objects) in a random order."""
+    turns = check_int("turns", turns, low=1, high=len(QUESTION_TYPES))
+    scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
     by_scene: dict[int, list[QA]] = {}
-    for q in qa:
+    for q in make_vqa(scenes, seed=seed):
         by_scene.setdefault(q.scene, []).append(q)
     rng = np.random.default_rng(seed)
-    return scenes, [by_scene[i][int(rng.integers(len(by_scene[i])))] for i in range(len(scenes))]
-
-
-def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[str], list[str]]:
-    """(images, prompts, targets) for captioning: seeded scenes of 1-3 objects, empty prompts, captions."""
-    scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
-    captions = make_captions(scenes, seed=seed)
-    return scenes.images, [""] * len(captions), captions
-
-
-def vqa_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[str], list[str]]:
-    """(images, prompts, targets) for VQA: one question per seeded scene, its answer as target."""
-    scenes, qa = sample_vqa(n_scenes, seed)
-    return scenes.images, [q.question for q in qa], [q.answer for q in qa]
+    conversations = []
+    for i in range(len(scenes)):
+        order = rng.permutation(len(by_scene[i]))[:turns]
+        conversations.append([(by_scene[i][j].question, by_scene[i][j].answer) for j in order])
+    return scenes.images, conversations
 
 
 def caption_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
@@ -192,31 +199,24 @@ def caption_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int
 
 
 def vqa_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36,
-              blind: bool = False, caption_share: float = 0.0) -> dict[str, torch.Tensor]:
-    """Stage-2 batch: one question per seeded scene with its answer as target (blind: no image);
-    a `caption_share` of the rows are captioning examples instead (never in blind batches)."""
-    if not 0.0 <= float(caption_share) < 1.0:
-        raise ValueError(f"caption_share must be in [0, 1), got {caption_share}")
-    n_cap = 0 if blind else int(round(caption_share * batch_size))
-    images, prompts, targets = vqa_examples(batch_size - n_cap, seed)
-    if n_cap:
-        cap_images, cap_prompts, cap_targets = caption_examples(n_cap, seed + 1)
-        images, prompts, targets = np.concatenate([images, cap_images]), prompts + cap_prompts, targets + cap_targets
-    return llava_batch(tokenizer, None if blind else images, prompts, targets, n_image_tokens)
+              blind: bool = False, turns: int = 1) -> dict[str, torch.Tensor]:
+    """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image)."""
+    images, conversations = vqa_examples(batch_size, seed, turns)
+    return llava_batch(tokenizer, None if blind else images, conversations, n_image_tokens)
 
 
 def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
-                batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False, caption_share: float = 0.0,
+                batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False, turns: int = 1,
                 progress: bool = True, desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
-    questions, mixed with a caption_share of captions (blind=True withholds the image).
+    conversations of `turns` questions per image (blind=True withholds the image).
     Batch of step s uses seed (seed * 1_000_003 + s) * 4 + stage."""
     params = set_stage(model, stage)
     n = model.config.image_seq_length
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
-        s = (seed * 1_000_003 + step) * 4 + stage  # stage 2 also uses s + 1 for its captions
-        return caption_batch(tokenizer, batch_size, s, n) if stage == 1 else vqa_batch(tokenizer, batch_size, s, n, blind, caption_share)
+        s = (seed * 1_000_003 + step) * 4 + stage
+        return caption_batch(tokenizer, batch_size, s, n) if stage == 1 else vqa_batch(tokenizer, batch_size, s, n, blind, turns)
 
     desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
     return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, progress=progress, desc=desc)
@@ -307,17 +307,17 @@ def load_tiny_llava(folder: str | Path | None = None) -> tuple[LlavaForCondition
 
 
 # The shipped recipe; the notebook's live run uses fewer steps.
-CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=2400, batch_size=64, lr1=3e-3, lr2=2e-3, caption_share=0.0, seed=0)
-CHECKPOINT_THREADS = 1  # fixed for bit-identical rebuilds (see causal_lm.CHECKPOINT_THREADS)
+CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=2400, batch_size=32, lr1=3e-3, lr2=2e-3, turns=len(QUESTION_TYPES), seed=0)
+CHECKPOINT_THREADS = 2  # fixed for bit-identical rebuilds; two, because the build runs alone on the two cores
 
 
 def train_two_stages(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, *, stage1_steps: int,
-                     stage2_steps: int, batch_size: int, lr1: float, lr2: float, seed: int, caption_share: float = 0.0,
+                     stage2_steps: int, batch_size: int, lr1: float, lr2: float, seed: int, turns: int = 1,
                      blind: bool = False, progress: bool = True) -> tuple[TrainResult | None, TrainResult]:
     """Stage 1 (skipped when blind: there is no image to align) then stage 2."""
     first = None if blind else train_stage(model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, progress=progress)
     second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed, blind=blind,
-                         caption_share=caption_share, progress=progress)
+                         turns=turns, progress=progress)
     return first, second
 
 

@@ -57,25 +57,40 @@ def test_processor_inserts_s_over_p_squared_tokens(tok):
     assert ((out["input_ids"] == tok.image_token_id).sum(1) == n).all()
     torch.testing.assert_close(out["pixel_values"], to_pixel_values(scenes.images))
     # the training batch builds the same ids without the processor
-    batch = llava.llava_batch(tok, scenes.images, ["how many objects are"] * 3, ["there ?"] * 3)
+    batch = llava.llava_batch(tok, scenes.images, [[("how many objects are", "there ?")]] * 3)
     assert torch.equal(batch["input_ids"], out["input_ids"])
     expanded = tok(llava.expand_image_token("<image> how many objects are there ?", n), return_tensors="pt")["input_ids"]
     assert torch.equal(expanded[0], out["input_ids"][0])
 
 
-def test_labels_cover_only_the_answer_and_eos(tok):
-    batch = llava.llava_batch(tok, generate_scenes(2, seed=0).images, ["where is the red circle ?", "is there a red circle ?"],
-                              ["top left", "no"])
+def test_labels_cover_only_the_answers_and_their_eos(tok):
+    batch = llava.llava_batch(tok, generate_scenes(2, seed=0).images, [[("where is the red circle ?", "top left")],
+                                                                       [("is there a red circle ?", "no"), ("what color is the circle ?", "red")]])
     labelled = [row[row != -100].tolist() for row in batch["labels"]]
-    assert tok.decode(labelled[0]) == "top left <eos>" and tok.decode(labelled[1]) == "no <eos>"
-    blind = llava.llava_batch(tok, None, ["is there a red circle ?"], ["no"])
+    assert tok.decode(labelled[0]) == "top left <eos>" and tok.decode(labelled[1]) == "no <eos> red <eos>"
+    assert batch["attention_mask"][0].sum() == 1 + 36 + 9 and batch["input_ids"].shape == (2, 1 + 36 + 16)
+    blind = llava.llava_batch(tok, None, [[("is there a red circle ?", "no")]])
     assert "pixel_values" not in blind and tok.image_token_id not in blind["input_ids"]
-    mixed = llava.vqa_batch(tok, 8, seed=5, caption_share=0.25)
-    targets = [tok.decode(r[r != -100].tolist()) for r in mixed["labels"]]
-    assert mixed["pixel_values"].shape[0] == 8 and all(len(t.split()) > 3 for t in targets[-2:])
-    assert llava.vqa_batch(tok, 8, seed=5, blind=True, caption_share=0.25)["input_ids"].shape[0] == 8
-    with pytest.raises(ValueError, match="caption_share"):
-        llava.vqa_batch(tok, 8, seed=5, caption_share=1.0)
+    for bad in ([], [[]], [["is there a red circle ?"]], [[("is there a red circle ?", "")]]):
+        with pytest.raises(ValueError, match="conversation|answer"):
+            llava.llava_batch(tok, None, bad)
+    with pytest.raises(ValueError, match="unknown word"):
+        llava.llava_batch(tok, None, [[("is there a red elephant ?", "no")]])
+
+
+def test_conversations_ask_every_question_type_once(tok):
+    images, conversations = llava.vqa_examples(6, seed=5, turns=7)
+    scenes = generate_scenes(6, seed=5, min_objects=1, max_objects=3, split="all")
+    assert np.array_equal(images, scenes.images)
+    for conversation, n in zip(conversations, scenes.n_objects):
+        assert len(conversation) == (7 if n >= 2 else 6)  # relation needs two objects
+        assert len({q for q, _ in conversation}) == len(conversation)
+    assert [len(c) for c in llava.vqa_examples(6, seed=5, turns=2)[1]] == [2] * 6
+    batch = llava.vqa_batch(tok, 6, seed=5, turns=7)
+    eos_labels = (batch["labels"] == tok.eos_token_id).sum(1)
+    assert eos_labels.tolist() == [len(c) for c in conversations]
+    with pytest.raises(ValueError, match="turns"):
+        llava.vqa_examples(6, seed=5, turns=8)
 
 
 def test_token_mismatch_raises(tok, random_llava):
