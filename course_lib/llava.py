@@ -177,9 +177,9 @@ def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[list[Tu
     return scenes.images, [[("", caption)] for caption in make_captions(scenes, seed=seed)]
 
 
-def vqa_examples(n_scenes: int, seed: int, turns: int = 1) -> tuple[np.ndarray, list[list[Turn]]]:
+def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> tuple[np.ndarray, list[list[Turn]]]:
     """(images, conversations) for VQA: seeded scenes of 1-3 objects, each with `turns` of its questions
-    (make_vqa asks one of each type; 'relation' needs two objects) in a random order."""
+    (default: all; make_vqa asks one of each type, 'relation' needs two objects) in a random order."""
     turns = check_int("turns", turns, low=1, high=len(QUESTION_TYPES))
     scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
     by_scene: dict[int, list[QA]] = {}
@@ -199,15 +199,15 @@ def caption_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int
 
 
 def vqa_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36,
-              blind: bool = False, turns: int = 1) -> dict[str, torch.Tensor]:
+              blind: bool = False, turns: int = len(QUESTION_TYPES)) -> dict[str, torch.Tensor]:
     """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image)."""
     images, conversations = vqa_examples(batch_size, seed, turns)
     return llava_batch(tokenizer, None if blind else images, conversations, n_image_tokens)
 
 
 def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
-                batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False, turns: int = 1,
-                progress: bool = True, desc: str | None = None) -> TrainResult:
+                batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False,
+                turns: int = len(QUESTION_TYPES), progress: bool = True, desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
     conversations of `turns` questions per image (blind=True withholds the image).
     Batch of step s uses seed (seed * 1_000_003 + s) * 4 + stage."""
@@ -312,8 +312,8 @@ CHECKPOINT_THREADS = 2  # fixed for bit-identical rebuilds; two, because the bui
 
 
 def train_two_stages(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, *, stage1_steps: int,
-                     stage2_steps: int, batch_size: int, lr1: float, lr2: float, seed: int, turns: int = 1,
-                     blind: bool = False, progress: bool = True) -> tuple[TrainResult | None, TrainResult]:
+                     stage2_steps: int, batch_size: int, lr1: float, lr2: float, seed: int,
+                     turns: int = len(QUESTION_TYPES), blind: bool = False, progress: bool = True) -> tuple[TrainResult | None, TrainResult]:
     """Stage 1 (skipped when blind: there is no image to align) then stage 2."""
     first = None if blind else train_stage(model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, progress=progress)
     second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed, blind=blind,
