@@ -307,7 +307,7 @@ def load_tiny_llava(folder: str | Path | None = None) -> tuple[LlavaForCondition
 
 
 # The shipped recipe; the notebook's live run uses fewer steps.
-CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=2400, batch_size=32, lr1=3e-3, lr2=2e-3, turns=len(QUESTION_TYPES), seed=0)
+CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=3600, batch_size=32, lr1=3e-3, lr2=2e-3, turns=len(QUESTION_TYPES), seed=0)
 CHECKPOINT_THREADS = 2  # fixed for bit-identical rebuilds; two, because the build runs alone on the two cores
 
 
