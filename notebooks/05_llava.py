@@ -297,8 +297,8 @@ assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and abs(margi
 # rate, the share of "is there a ...?" questions about absent objects answered "yes": a model
 # that never looks and always says "yes" scores 1.0 there and still gets half the existence
 # questions right. Which columns of our tiny model beat its blind twin, and which do not, is
-# exactly the diagnosis to run on a real VLM before trusting its benchmark score. Ours: the image
-# buys most on size, position and count (over 0.3 each); relation questions are no better than
+# exactly the diagnosis to run on a real VLM before trusting its benchmark score. Ours: size,
+# position and count each gain over 0.3 from the image; relation questions are no better than
 # the blind model's guesses: finding two objects and comparing their places is beyond what this
 # tiny model learned.
 #
