@@ -117,8 +117,8 @@ def load_tiny_lm(folder: str | Path | None = None) -> tuple[LlamaForCausalLM, Pr
 # LLaVA built on the shorter pre-training learned faster in stage 2 (1,600 steps: loss 0.250 vs 0.332,
 # held-out exact match 0.630 vs 0.584 on 500 questions; an LM pre-trained on captions only: 0.269,
 # 0.616). A fresh, untrained LM learned faster still (loss 0.211): stage 2 partly undoes what text
-# alone taught. What slows it is the pre-trained layers, not the embeddings or the corpus (same
-# runs, 2026-11-29): layers re-initialised, embeddings kept 0.774 (shape 0.893); embeddings
+# alone taught. What slows it is the pre-trained layers, not the embeddings or the corpus (runs of
+# the same setup, 2026-11-29): layers re-initialised, embeddings kept 0.774 (shape 0.893); embeddings
 # re-initialised 0.554; layers halfway back to their initialisation 0.630; pre-training on a
 # caption followed by a question about it 0.624-0.676; unchanged 0.662. The course keeps the
 # pre-trained LM, as LLaVA does: the gap is measured, not engineered away.

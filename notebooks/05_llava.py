@@ -317,11 +317,12 @@ for kind, names, table in [("color", sw.COLORS, eval_scenes.colors), ("shape", s
         binding[kind, n] = right, in_scene
         print(f"{kind}, {n} object(s), {len(asked)} questions: right {right:.3f}, names one in the scene {in_scene:.3f}, "
               f"a random one of the scene would be right {1 / n:.3f}")
-assert all(binding[k, 3][0] < 0.45 < 0.85 < binding[k, 3][1] for k in ("color", "shape"))
+assert all(abs(binding[k, 3][0] - 1 / 3) < 0.1 and binding[k, 3][1] > 0.9 for k in ("color", "shape"))
 
 # %% [markdown]
 # With three objects the answer is right about as often as naming a random object of the scene
-# would be, yet nearly every answer names a colour or shape that is there. The model knows *which*
+# would be, yet over 9 in 10 answers name a colour or shape that is there. (Even alone, about one
+# shape in four is misnamed: reading a shape is itself imperfect.) The model knows *which*
 # colours and shapes the image holds, not *which goes with which*: it reads the scene as a bag of
 # attributes rather than as bound objects. Large vision-language models fail the same way on
 # attribute binding (Yuksekgonul et al. 2023); test it with multi-object scenes, not single ones.
@@ -589,8 +590,9 @@ check("05.yes_rate", answer)
 # - Two stages trained a tiny LLaVA on a laptop, stage 2 on multi-turn conversations (several
 #   answers per pass over the image); a blind baseline and a black-image probe show which
 #   question types lean on priors, and the yes-rate on absent objects measures hallucination.
-# - Split by object count, colour and shape answers show a binding failure: right about 1/n of the
-#   time with n objects while naming an attribute that is present.
+# - Split by object count, colour and shape answers show a binding failure: with three objects
+#   they are right about a third of the time, as a random object's attribute would be, while over
+#   9 in 10 name an attribute that is present.
 # - Visual tokens dominate the budget: 576 per 336 px crop, 2928 for a 672 px AnyRes image, and
 #   each costs 2 x layers x kv_heads x head_dim x bytes of KV cache.
 #
