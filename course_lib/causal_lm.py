@@ -118,10 +118,10 @@ def load_tiny_lm(folder: str | Path | None = None) -> tuple[LlamaForCausalLM, Pr
 # held-out exact match 0.630 vs 0.584 on 500 questions; an LM pre-trained on captions only: 0.269,
 # 0.616). A fresh, untrained LM learned faster still (loss 0.211): stage 2 partly undoes what text
 # alone taught. What slows it is the pre-trained layers, not the embeddings or the corpus (runs of
-# the same setup, 2026-11-29): layers re-initialised, embeddings kept 0.774 (shape 0.893); embeddings
-# re-initialised 0.554; layers halfway back to their initialisation 0.630; pre-training on a
-# caption followed by a question about it 0.624-0.676; unchanged 0.662. The course keeps the
-# pre-trained LM, as LLaVA does: the gap is measured, not engineered away.
+# the same setup, single seeds, 500 questions, 2026-11-29): layers re-initialised, embeddings kept
+# 0.774 (shape 0.893); embeddings re-initialised 0.554; layers halfway back to their initialisation
+# 0.630; pre-training on a caption followed by a question about it 0.624-0.676; unchanged 0.662.
+# The course keeps the pre-trained LM, as LLaVA does: the gap is measured, not engineered away.
 CHECKPOINT_RECIPE = dict(steps=300, batch_size=64, lr=3e-3, seed=0)
 # Four layers, not the config's default two: inside LLaVA the LM must find an object by one attribute
 # and read off another (binding). A fresh 4-layer LM did better there than the pre-trained 2-layer one

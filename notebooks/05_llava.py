@@ -313,6 +313,7 @@ for kind, names, table in [("color", sw.COLORS, eval_scenes.colors), ("shape", s
     for n in (1, 2, 3):
         asked = [i for i, q in enumerate(eval_qa) if q.kind == kind and eval_scenes.n_objects[q.scene] == n]
         right = np.mean([shipped_predictions[i] == eval_qa[i].answer for i in asked])
+        # a scene's n objects fill the first n slots of its colour and shape rows (the rest are -1)
         in_scene = np.mean([shipped_predictions[i] in {names[j] for j in table[eval_qa[i].scene, :n]} for i in asked])
         binding[kind, n] = right, in_scene
         print(f"{kind}, {n} object(s), {len(asked)} questions: right {right:.3f}, names one in the scene {in_scene:.3f}, "
