@@ -22,10 +22,10 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python -m course_lib.bench
+	HF_HUB_OFFLINE=1 $(BIN)/python -m course_lib.tools.bench
 
 checkpoints: setup
-	HF_HUB_OFFLINE=1 $(BIN)/python -m course_lib.checkpoints all
+	HF_HUB_OFFLINE=1 $(BIN)/python -m course_lib.tools.checkpoints all
 
 # Re-execute one notebook from its py:percent twin and keep the pair in sync:
 #   make execute NB=notebooks/01_vit_patches.py

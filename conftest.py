@@ -1,5 +1,6 @@
 """Test-wide setup: the hub is off and only loopback connections are allowed, in this process
 and in every notebook kernel or subprocess the tests start."""
+
 from __future__ import annotations
 
 import os

@@ -2,14 +2,16 @@
 tiles, LLaVA-NeXT AnyRes) and the KV cache those tokens occupy in the language model.
 
 Reused by notebook 05 (LLaVA) and notebook 07 (video): keep it free of model code.
+
+Taught in notebook 05, sections 4 and 8-10 (notebook 07 adds the video budgets here).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .base.validation import require_choice, require_int, require_positive
 from .patches import num_patches
-from .validation import check_choice, check_int, check_positive
 
 # The strategies of LLaVA's vision_feature_select_strategy: "default" drops the class token.
 STRATEGIES: tuple[str, ...] = ("default", "full")
@@ -25,13 +27,13 @@ def tokens_per_image(image_size: int | tuple[int, int], patch_size: int, *, stra
 
     E.g. 336 px crops with 14 px patches: 24 x 24 = 576 tokens (LLaVA-1.5).
     """
-    check_choice("strategy", strategy, STRATEGIES)
+    require_choice("strategy", strategy, STRATEGIES)
     return num_patches(image_size, patch_size, cls_token=cls_token and strategy == "full")
 
 
 def tiled_tokens(crop_size: int, patch_size: int, tiles: int, *, base_image: bool = False) -> int:
     """Tokens for `tiles` crops of crop_size px (+ one downscaled whole-image crop if base_image)."""
-    tiles = check_int("tiles", tiles, low=1)
+    tiles = require_int("tiles", tiles, low=1)
     return (tiles + int(bool(base_image))) * tokens_per_image(crop_size, patch_size)
 
 
@@ -39,7 +41,7 @@ def select_best_resolution(original_size: tuple[int, int], pinpoints: Sequence[t
     """The AnyRes canvas (height, width) for an image of original_size (height, width): the pinpoint
     that keeps the most of the image's pixels after an aspect-preserving resize, ties broken by the
     least padding."""
-    h, w = (check_int("height", original_size[0], low=1), check_int("width", original_size[1], low=1))
+    h, w = (require_int("height", original_size[0], low=1), require_int("width", original_size[1], low=1))
     if len(pinpoints) == 0:
         raise ValueError("pinpoints is empty: give at least one (height, width) canvas")
     best, best_key = None, None
@@ -84,7 +86,7 @@ def anyres_tokens(height: int, width: int, *, crop_size: int = 336, patch_size: 
     cols*crop/P), is cropped back to the image's aspect ratio (the padding carries no tokens);
     then one newline token ends each feature row.
     """
-    height, width = check_int("height", height, low=1), check_int("width", width, low=1)
+    height, width = require_int("height", height, low=1), require_int("width", width, low=1)
     base = tokens_per_image(crop_size, patch_size)  # validates crop_size % patch_size == 0
     side = crop_size // patch_size
     canvas = select_best_resolution((height, width), pinpoints)
@@ -125,17 +127,17 @@ LM_SHAPES: dict[str, LMShape] = {
 def kv_cache_bytes(tokens: int, *, layers: int, kv_heads: int, head_dim: int,
                    bytes_per_element: float = 2, batch: int = 1) -> float:
     """KV-cache size: 2 (keys and values) x layers x kv_heads x head_dim x tokens x bytes x batch."""
-    tokens = check_int("tokens", tokens, low=0)
-    layers, kv_heads = check_int("layers", layers, low=1), check_int("kv_heads", kv_heads, low=1)
-    head_dim, batch = check_int("head_dim", head_dim, low=1), check_int("batch", batch, low=1)
-    bytes_per_element = check_positive("bytes_per_element", bytes_per_element)
+    tokens = require_int("tokens", tokens, low=0)
+    layers, kv_heads = require_int("layers", layers, low=1), require_int("kv_heads", kv_heads, low=1)
+    head_dim, batch = require_int("head_dim", head_dim, low=1), require_int("batch", batch, low=1)
+    bytes_per_element = require_positive("bytes_per_element", bytes_per_element)
     total = 2 * layers * kv_heads * head_dim * tokens * bytes_per_element * batch
     return int(total) if float(total).is_integer() else total
 
 
 def lm_kv_bytes(tokens: int, lm: LMShape, dtype: str = "fp16", batch: int = 1) -> float:
     """kv_cache_bytes for an LMShape and a dtype name in DTYPE_BYTES."""
-    check_choice("dtype", dtype, list(DTYPE_BYTES))
+    require_choice("dtype", dtype, list(DTYPE_BYTES))
     return kv_cache_bytes(tokens, layers=lm.layers, kv_heads=lm.kv_heads, head_dim=lm.head_dim,
                           bytes_per_element=DTYPE_BYTES[dtype], batch=batch)
 
@@ -171,7 +173,7 @@ def format_bytes(n: float) -> str:
 
 def visual_tokens(height: int, width: int, tiling: str, *, crop_size: int = 336, patch_size: int = 14) -> int:
     """Visual tokens of one image under a tiling in TILINGS ("single" resizes to one crop)."""
-    check_choice("tiling", tiling, TILINGS)
+    require_choice("tiling", tiling, TILINGS)
     if tiling == "single":
         return tokens_per_image(crop_size, patch_size)
     if tiling == "anyres":
@@ -179,19 +181,20 @@ def visual_tokens(height: int, width: int, tiling: str, *, crop_size: int = 336,
     return tiled_tokens(crop_size, patch_size, 4, base_image=tiling.endswith("base"))
 
 
-def budget_text(height: int = 672, width: int = 672, tiling: str = "anyres", lm: str = "7B (GQA: 8 KV heads)",
+def render_budget(height: int = 672, width: int = 672, tiling: str = "anyres", lm: str = "7B (GQA: 8 KV heads)",
                 dtype: str = "fp16", images: int = 1, crop_size: int = 336, patch_size: int = 14) -> str:
     """One image size, tiling, LM shape and dtype -> visual tokens, share of the context window and
     KV-cache memory, as a few lines of text."""
-    check_choice("lm", lm, list(LM_SHAPES))
-    images = check_int("images", images, low=1)
+    require_choice("lm", lm, list(LM_SHAPES))
+    images = require_int("images", images, low=1)
     shape = LM_SHAPES[lm]
     per_image = visual_tokens(height, width, tiling, crop_size=crop_size, patch_size=patch_size)
     tokens = per_image * images
     kv = lm_kv_bytes(tokens, shape, dtype)
     share = tokens / shape.context
     lines = [
-        f"image {height}x{width}, tiling '{tiling}', crop {crop_size}/{patch_size}: {per_image} visual tokens per image",
+        f"image {height}x{width}, tiling '{tiling}', crop {crop_size}/{patch_size}: {per_image} visual tokens per "
+        "image",
         f"{images} image(s): {tokens} visual tokens = {100 * share:.1f}% of a {shape.context}-token context"
         + ("  (does not fit!)" if share > 1 else ""),
         f"LM {shape.name}, {shape.layers} layers x {shape.kv_heads} KV heads x head_dim {shape.head_dim}, {dtype}:",

@@ -3,7 +3,10 @@ the learned logit scale, and false negatives (duplicate captions) with a multi-p
 
 Conventions: a similarity or logit matrix is (B, B) with images as rows and texts as columns,
 and the match of row i is column i. Rows give the image->text loss, columns the text->image loss.
+
+Taught in notebook 02, sections 1-7.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .validation import check_array, check_positive
+from .base.validation import require_array, require_pair, require_positive
 
 # The 4x4 walkthrough: 4 images (rows) x 4 captions (columns), first row [0.9, 0.1, 0.2, 0.0],
 # each row's largest cosine on the diagonal.
@@ -31,37 +34,33 @@ CLIP_INIT_TAU = 0.07
 MAX_LOGIT_SCALE = 100.0
 
 
-def _check_square(name: str, m) -> None:
-    check_array(name, m, ndim=2)
+def _require_square(name: str, m) -> None:
+    require_array(name, m, ndim=2)
     if m.shape[0] != m.shape[1] or m.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty square (B, B) matrix (pair i is row i, column i), got shape {tuple(m.shape)}")
-
-
-def _check_pair(image_emb, text_emb) -> None:
-    check_array("image_emb", image_emb, ndim=2)
-    check_array("text_emb", text_emb, ndim=2)
-    if image_emb.shape[0] != text_emb.shape[0]:
-        raise ValueError(f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with text i)")
-    if image_emb.shape[1] != text_emb.shape[1]:
-        raise ValueError(f"embedding sizes differ: images {image_emb.shape[1]}, texts {text_emb.shape[1]}")
+        raise ValueError(
+            f"{name} must be a non-empty square (B, B) matrix (pair i is row i, column i), got shape {tuple(m.shape)}"
+        )
 
 
 def l2_normalize(x: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray | torch.Tensor:
     """Rows of a (B, D) numpy array or tensor scaled to unit length."""
-    check_array("x", x, ndim=2)
+    require_array("x", x, ndim=2)
     if isinstance(x, torch.Tensor):
         return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
     x = np.asarray(x, dtype=float)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
-def cosine_matrix(image_emb: np.ndarray | torch.Tensor, text_emb: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+def cosine_matrix(
+    image_emb: np.ndarray | torch.Tensor, text_emb: np.ndarray | torch.Tensor
+) -> np.ndarray | torch.Tensor:
     """(B, B) cosine similarities of (B, D) image and text embeddings: normalise, then dot."""
-    _check_pair(image_emb, text_emb)
+    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True)
     return l2_normalize(image_emb) @ l2_normalize(text_emb).T
 
 
 # ---- the walkthrough ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Walkthrough:
@@ -96,12 +95,14 @@ class Walkthrough:
         return (self.loss_image_to_text + self.loss_text_to_image) / 2
 
 
-def walkthrough(cosines: np.ndarray = WALKTHROUGH_COSINES, tau: float = 1.0, decimals: int | None = None) -> Walkthrough:
+def walkthrough(
+    cosines: np.ndarray = WALKTHROUGH_COSINES, tau: float = 1.0, decimals: int | None = None
+) -> Walkthrough:
     """Compute the loss step by step. `decimals` rounds every intermediate (exps, sums,
     probabilities, cross-entropies) as a hand calculation would; None keeps full precision."""
     cosines = np.asarray(cosines, dtype=float)
-    _check_square("cosines", cosines)
-    tau = check_positive("tau", tau)
+    _require_square("cosines", cosines)
+    tau = require_positive("tau", tau)
     r = (lambda a: a) if decimals is None else (lambda a: np.round(a, decimals))
     logits = cosines / tau
     exps = r(np.exp(logits))
@@ -114,7 +115,7 @@ def walkthrough(cosines: np.ndarray = WALKTHROUGH_COSINES, tau: float = 1.0, dec
     return Walkthrough(cosines, tau, logits, exps, row_sums, row_probs, row_ce, col_sums, col_probs, col_ce)
 
 
-def walkthrough_text(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
+def walkthrough_table(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
     """The walkthrough as text, 4 decimals: per row (image i -> texts) and per column
     (text j -> images) the exps, their sum, p(correct) and the cross-entropy; then the losses."""
     n = len(w.cosines)
@@ -134,10 +135,11 @@ def walkthrough_text(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
 
 # ---- InfoNCE from scratch ------------------------------------------------------------------
 
+
 def info_nce_numpy(logits: np.ndarray) -> float:
     """Mean cross-entropy of each row of (B, B) logits with the diagonal as target (log-sum-exp, stable)."""
     logits = np.asarray(logits, dtype=float)
-    _check_square("logits", logits)
+    _require_square("logits", logits)
     m = logits.max(axis=1, keepdims=True)
     log_z = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
     return float(np.mean(log_z - np.diag(logits)))
@@ -145,7 +147,7 @@ def info_nce_numpy(logits: np.ndarray) -> float:
 
 def info_nce_torch(logits: torch.Tensor) -> torch.Tensor:
     """Same as info_nce_numpy for a (B, B) tensor, differentiable: mean over rows of -log_softmax[i, i]."""
-    _check_square("logits", logits)
+    _require_square("logits", logits)
     return -torch.log_softmax(logits, dim=1).diagonal().mean()
 
 
@@ -156,9 +158,9 @@ def symmetric_info_nce(logits: torch.Tensor) -> torch.Tensor:
 
 def clip_logits(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
     """(B, B) logits_per_image = scale * cos(image i, text j); scale = 1 / tau = exp(logit_scale)."""
-    _check_pair(image_emb, text_emb)
+    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True)
     if not isinstance(scale, torch.Tensor):
-        scale = check_positive("scale", scale)
+        scale = require_positive("scale", scale)
     elif not bool((scale > 0).all()):
         raise ValueError(f"scale must be > 0 (it is 1 / temperature), got {scale}")
     return scale * l2_normalize(image_emb) @ l2_normalize(text_emb).T
@@ -173,7 +175,7 @@ def softmax_minus_onehot(logits: np.ndarray | torch.Tensor, axis: int = 1) -> np
     """Gradient of the mean image->text InfoNCE loss w.r.t. (B, B) logits: (softmax - I) / B.
     Negative on the diagonal (pull the pair together), positive elsewhere (push negatives apart)."""
     logits = np.asarray(logits.detach() if hasattr(logits, "detach") else logits, dtype=float)
-    _check_square("logits", logits)
+    _require_square("logits", logits)
     p = np.exp(logits - logits.max(axis=axis, keepdims=True))
     p = p / p.sum(axis=axis, keepdims=True)
     return (p - np.eye(len(logits))) / len(logits)
@@ -181,15 +183,16 @@ def softmax_minus_onehot(logits: np.ndarray | torch.Tensor, axis: int = 1) -> np
 
 # ---- the learned logit scale ----------------------------------------------------------------
 
+
 def logit_scale_init(tau: float = CLIP_INIT_TAU) -> float:
     """Initial value of CLIP's logit_scale parameter: log(1 / tau) (the model multiplies by its exp)."""
-    return math.log(1.0 / check_positive("tau", tau))
+    return math.log(1.0 / require_positive("tau", tau))
 
 
 def clamp_logit_scale(model: torch.nn.Module, max_scale: float = MAX_LOGIT_SCALE) -> None:
     """Clamp model.logit_scale in place so that exp(logit_scale) <= max_scale (tau >= 1 / max_scale).
     Call it after each optimiser step: CLIPModel's forward does not clamp."""
-    max_scale = check_positive("max_scale", max_scale)
+    max_scale = require_positive("max_scale", max_scale)
     if not hasattr(model, "logit_scale"):
         raise TypeError(f"{type(model).__name__} has no logit_scale parameter")
     with torch.no_grad():
@@ -197,6 +200,7 @@ def clamp_logit_scale(model: torch.nn.Module, max_scale: float = MAX_LOGIT_SCALE
 
 
 # ---- false negatives -------------------------------------------------------------------------
+
 
 def duplicate_audit(keys: Sequence[str]) -> dict[str, int]:
     """Count false negatives in a batch where items with equal keys (e.g. identical captions) match.
@@ -228,8 +232,8 @@ def positive_mask(keys: Sequence) -> torch.Tensor:
 def multi_positive_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """Symmetric cross-entropy of (B, B) logits against soft targets spread evenly over each
     row's (and column's) positives. With only the diagonal positive it equals symmetric_info_nce."""
-    _check_square("logits", logits)
-    check_array("positives", positives, shape=tuple(logits.shape))
+    _require_square("logits", logits)
+    require_array("positives", positives, shape=tuple(logits.shape))
     if not bool(positives.diagonal().all()):
         raise ValueError("positives must include the diagonal (each image matches its own caption)")
     target = positives.float()
@@ -240,29 +244,32 @@ def multi_positive_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.
 
 def reference_cross_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The library's view: F.cross_entropy on rows and on columns with targets arange(B)."""
-    _check_square("logits", logits)
+    _require_square("logits", logits)
     target = torch.arange(len(logits))
     return F.cross_entropy(logits, target), F.cross_entropy(logits.T, target)
 
 
 # ---- pictures ----------------------------------------------------------------------------------
 
+
 def plot_walkthrough(w: Walkthrough, labels: Sequence[str] | None = None):
     """Three heatmaps: the cosine matrix, its row softmax (image -> text) and column softmax
     (text -> image) at the walkthrough's temperature; the title gives the three losses."""
     import matplotlib.pyplot as plt
 
-    from .plots import heatmap
+    from .plots import plot_heatmap
 
     n = len(w.cosines)
     labels = list(labels) if labels is not None else [f"{i}" for i in range(n)]
     rows, cols = [f"image {x}" for x in labels], [f"text {x}" for x in labels]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    heatmap(w.cosines, rows, cols, title="cosine similarity", ax=axes[0], cmap="magma")
-    heatmap(w.row_probs, rows, cols, title="row softmax: p(text | image)", ax=axes[1])
-    heatmap(w.col_probs, rows, cols, title="column softmax: p(image | text)", ax=axes[2])
-    fig.suptitle(f"tau = {w.tau:g}: image->text loss {w.loss_image_to_text:.4f}, text->image {w.loss_text_to_image:.4f}, "
-                 f"symmetric {w.loss:.4f}")
+    plot_heatmap(w.cosines, rows, cols, title="cosine similarity", ax=axes[0], cmap="magma")
+    plot_heatmap(w.row_probs, rows, cols, title="row softmax: p(text | image)", ax=axes[1])
+    plot_heatmap(w.col_probs, rows, cols, title="column softmax: p(image | text)", ax=axes[2])
+    fig.suptitle(
+        f"tau = {w.tau:g}: image->text loss {w.loss_image_to_text:.4f}, text->image {w.loss_text_to_image:.4f}, "
+        f"symmetric {w.loss:.4f}"
+    )
     fig.tight_layout()
     return fig
 

@@ -13,7 +13,10 @@ A global batch of N = W * b pairs, each rank holding b image and b text embeddin
   overlapped with compute); each rank only ever holds a (b, b) block of logits.
 Bytes sent count embedding payload (what the rank's data must reach other ranks); the final
 one-number all-reduce of the loss, the same in both, is left out.
+
+Taught in notebook 03, sections 5-6.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -35,14 +38,15 @@ import torch.distributed as dist
 import torch.multiprocessing as tmp
 import torch.nn.functional as F
 
+from .base.validation import require_choice, require_int, require_positive
 from .contrastive import clip_loss
 from .sigmoid_loss import block_loss_sum, sigmoid_loss, sigmoid_loss_chunked
-from .validation import check_choice, check_int, check_positive
 
 HOST = "127.0.0.1"
 
 
 # ---- launching -----------------------------------------------------------------------------------
+
 
 def loopback_interface() -> str:
     """Name of the loopback network interface ('lo' on Linux, 'lo0' on macOS) for GLOO_SOCKET_IFNAME."""
@@ -77,15 +81,29 @@ def launch(worker: Callable, world_size: int, args: Sequence[Any] = (), timeout:
     worker must be importable (defined in a module, not in a notebook). Raises RuntimeError naming
     the first rank that failed (the others are stopped) and TimeoutError after `timeout` seconds.
     """
-    world_size = check_int("world_size", world_size, low=1, high=64)
-    timeout = check_positive("timeout", timeout)
-    if not callable(worker) or getattr(worker, "__module__", "__main__") == "__main__" or "<" in getattr(worker, "__qualname__", "<"):
-        raise TypeError("worker must be a function defined in an importable module (spawned processes import it by name)")
+    world_size = require_int("world_size", world_size, low=1, high=64)
+    timeout = require_positive("timeout", timeout)
+    if (
+        not callable(worker)
+        or getattr(worker, "__module__", "__main__") == "__main__"
+        or "<" in getattr(worker, "__qualname__", "<")
+    ):
+        raise TypeError(
+            "worker must be a function defined in an importable module (spawned processes import it by name)"
+        )
     logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)  # we report failures ourselves
-    store = dist.TCPStore(HOST, 0, world_size, is_master=True, wait_for_workers=False, timeout=timedelta(seconds=timeout))
+    store = dist.TCPStore(
+        HOST, 0, world_size, is_master=True, wait_for_workers=False, timeout=timedelta(seconds=timeout)
+    )
     with tempfile.TemporaryDirectory(prefix="course_dist_") as out_dir:
-        context = tmp.start_processes(_entry, args=(world_size, store.port, worker, tuple(args), out_dir, timeout),
-                                      nprocs=world_size, join=False, daemon=True, start_method="spawn")
+        context = tmp.start_processes(
+            _entry,
+            args=(world_size, store.port, worker, tuple(args), out_dir, timeout),
+            nprocs=world_size,
+            join=False,
+            daemon=True,
+            start_method="spawn",
+        )
         deadline = time.monotonic() + timeout
         try:
             while not context.join(timeout=max(0.0, min(0.5, deadline - time.monotonic()))):
@@ -126,7 +144,7 @@ def _stop(processes) -> None:
 def faulty_worker(rank: int, world_size: int, bad_rank: int, fault: str = "raise") -> float:
     """A worker whose rank `bad_rank` fails while the others wait in a collective: fault 'raise'
     raises an error, 'hang' sleeps for an hour. Shows that neither leaves the other ranks waiting."""
-    check_choice("fault", fault, ("raise", "hang"))
+    require_choice("fault", fault, ("raise", "hang"))
     if rank == bad_rank and fault == "raise":
         raise ValueError(f"rank {rank} hit a bad batch (a simulated failure)")
     if rank == bad_rank:
@@ -137,6 +155,7 @@ def faulty_worker(rank: int, world_size: int, bad_rank: int, fault: str = "raise
 
 
 # ---- memory ------------------------------------------------------------------------------------
+
 
 def _libc():
     try:
@@ -191,22 +210,35 @@ def _memory_worker(rank: int, world_size: int, n: int, dim: int, chunk_size: int
     return {"full": float(full), "chunked": float(chunked), "full_peak": full_peak, "chunked_peak": chunked_peak}
 
 
-def loss_memory(n: int = 4096, dim: int = 64, chunk_size: int = 256, seed: int = 0, timeout: float = 120.0) -> dict[str, Any]:
+def loss_memory(
+    n: int = 4096, dim: int = 64, chunk_size: int = 256, seed: int = 0, timeout: float = 120.0
+) -> dict[str, Any]:
     """Full vs chunked sigmoid loss of n random pairs, each measured in a fresh process:
     {'full', 'chunked'} losses and {'full_peak', 'chunked_peak'} extra resident bytes, plus the
     bytes of one (n, n) and one (n, chunk_size) float32 logit matrix for scale."""
-    n, dim, chunk_size = check_int("n", n, low=2), check_int("dim", dim, low=1), check_int("chunk_size", chunk_size, low=1)
+    n, dim, chunk_size = (
+        require_int("n", n, low=2),
+        require_int("dim", dim, low=1),
+        require_int("chunk_size", chunk_size, low=1),
+    )
     result = launch(_memory_worker, 1, (n, dim, chunk_size, seed), timeout=timeout)[0]
-    return {**result, "n": n, "chunk_size": chunk_size, "full_matrix_bytes": 4 * n * n, "chunk_matrix_bytes": 4 * n * chunk_size}
+    return {
+        **result,
+        "n": n,
+        "chunk_size": chunk_size,
+        "full_matrix_bytes": 4 * n * n,
+        "chunk_matrix_bytes": 4 * n * chunk_size,
+    }
 
 
 # ---- data and the two distributed losses ---------------------------------------------------------
 
+
 def shard(seed: int, rank: int, b: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Rank `rank`'s (b, dim) image and text embeddings, L2-normalised; text i is a noisy copy of image i.
     Seeded by (seed, rank), so the parent can rebuild the global batch."""
-    b, dim = check_int("b", b, low=1), check_int("dim", dim, low=1)
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0) * 10_007 + check_int("rank", rank, low=0))
+    b, dim = require_int("b", b, low=1), require_int("dim", dim, low=1)
+    g = torch.Generator().manual_seed(require_int("seed", seed, low=0) * 10_007 + require_int("rank", rank, low=0))
     image = torch.randn(b, dim, generator=g)
     text = image + 1.5 * torch.randn(b, dim, generator=g)
     return F.normalize(image, dim=-1), F.normalize(text, dim=-1)
@@ -214,7 +246,7 @@ def shard(seed: int, rank: int, b: int, dim: int) -> tuple[torch.Tensor, torch.T
 
 def global_batch(seed: int, world_size: int, b: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The (W * b, dim) image and text embeddings that the W ranks hold between them, in rank order."""
-    parts = [shard(seed, r, b, dim) for r in range(check_int("world_size", world_size, low=1))]
+    parts = [shard(seed, r, b, dim) for r in range(require_int("world_size", world_size, low=1))]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
@@ -254,7 +286,9 @@ def clip_all_gather_loss(image: torch.Tensor, text: torch.Tensor, scale: float, 
     return total[0] / (2 * len(images))
 
 
-def siglip_ring_loss(image: torch.Tensor, text: torch.Tensor, scale: float, bias: float, traffic: Traffic) -> torch.Tensor:
+def siglip_ring_loss(
+    image: torch.Tensor, text: torch.Tensor, scale: float, bias: float, traffic: Traffic
+) -> torch.Tensor:
     """SigLIP loss of the global batch from this rank's (b, D) embeddings, passing text blocks around a ring.
 
     At hop s the rank holds the texts of rank (rank - s) mod W: it starts sending them on to rank + 1
@@ -267,8 +301,12 @@ def siglip_ring_loss(image: torch.Tensor, text: torch.Tensor, scale: float, bias
         owner = (rank - hop) % world
         if hop < world - 1:
             incoming = torch.empty_like(current)
-            requests = dist.batch_isend_irecv([dist.P2POp(dist.isend, current, (rank + 1) % world),
-                                               dist.P2POp(dist.irecv, incoming, (rank - 1) % world)])
+            requests = dist.batch_isend_irecv(
+                [
+                    dist.P2POp(dist.isend, current, (rank + 1) % world),
+                    dist.P2POp(dist.irecv, incoming, (rank - 1) % world),
+                ]
+            )
             traffic.bytes_sent += _nbytes(current)
         total = total + block_loss_sum(image, current, scale, bias, row_start=rank * b, col_start=owner * b)
         if hop < world - 1:
@@ -280,8 +318,16 @@ def siglip_ring_loss(image: torch.Tensor, text: torch.Tensor, scale: float, bias
     return total[0] / (world * b)
 
 
-def compare_worker(rank: int, world_size: int, seed: int, block_sizes: Sequence[int], dim: int,
-                   clip_scale: float, scale: float, bias: float) -> list[dict[str, Any]]:
+def compare_worker(
+    rank: int,
+    world_size: int,
+    seed: int,
+    block_sizes: Sequence[int],
+    dim: int,
+    clip_scale: float,
+    scale: float,
+    bias: float,
+) -> list[dict[str, Any]]:
     """For each per-rank batch b: the ring SigLIP loss, then the all-gather CLIP loss, with the bytes
     this rank sent, its peak extra resident memory and the seconds taken."""
     rows = []
@@ -298,52 +344,80 @@ def compare_worker(rank: int, world_size: int, seed: int, block_sizes: Sequence[
                 loss, peak = peak_memory(lambda: siglip_ring_loss(image, text, scale, bias, traffic))
             else:
                 loss, peak = peak_memory(lambda: clip_all_gather_loss(image, text, clip_scale, traffic))
-            rows.append({"method": method, "world_size": world_size, "b": b, "n": world_size * b, "loss": float(loss),
-                         "bytes_sent": traffic.bytes_sent, "peak_bytes": peak, "seconds": time.perf_counter() - start})
+            rows.append(
+                {
+                    "method": method,
+                    "world_size": world_size,
+                    "b": b,
+                    "n": world_size * b,
+                    "loss": float(loss),
+                    "bytes_sent": traffic.bytes_sent,
+                    "peak_bytes": peak,
+                    "seconds": time.perf_counter() - start,
+                }
+            )
     return rows
 
 
-def distributed_comparison(world_sizes: Sequence[int] = (2, 4), block_sizes: Sequence[int] = (256, 1024), dim: int = 128,
-                           clip_scale: float = 10.0, scale: float = 10.0, bias: float = -10.0, seed: int = 0,
-                           timeout: float = 120.0) -> list[dict[str, Any]]:
+def distributed_comparison(
+    world_sizes: Sequence[int] = (2, 4),
+    block_sizes: Sequence[int] = (256, 1024),
+    dim: int = 128,
+    clip_scale: float = 10.0,
+    scale: float = 10.0,
+    bias: float = -10.0,
+    seed: int = 0,
+    timeout: float = 120.0,
+) -> list[dict[str, Any]]:
     """One launch per world size W; for each W and per-rank batch b, one row per method with the
     distributed loss (rank 0's), the single-process loss on the same N = W * b pairs ('reference'),
     bytes sent and peak extra memory per rank (max over ranks), and seconds (max over ranks)."""
-    dim = check_int("dim", dim, low=1)
-    block_sizes = [check_int("b", b, low=1) for b in block_sizes]
+    dim = require_int("dim", dim, low=1)
+    block_sizes = [require_int("b", b, low=1) for b in block_sizes]
     table = []
     for world in world_sizes:
         per_rank = launch(compare_worker, world, (seed, block_sizes, dim, clip_scale, scale, bias), timeout=timeout)
         for i, row in enumerate(per_rank[0]):
             image, text = global_batch(seed, world, row["b"], dim)
-            reference = float(sigmoid_loss(image, text, scale, bias) if row["method"] == "siglip_ring" else clip_loss(image, text, clip_scale))
-            table.append({**row, "reference": reference,
-                          "bytes_sent": max(r[i]["bytes_sent"] for r in per_rank),
-                          "peak_bytes": max(r[i]["peak_bytes"] for r in per_rank),
-                          "seconds": max(r[i]["seconds"] for r in per_rank)})
+            reference = float(
+                sigmoid_loss(image, text, scale, bias)
+                if row["method"] == "siglip_ring"
+                else clip_loss(image, text, clip_scale)
+            )
+            table.append(
+                {
+                    **row,
+                    "reference": reference,
+                    "bytes_sent": max(r[i]["bytes_sent"] for r in per_rank),
+                    "peak_bytes": max(r[i]["peak_bytes"] for r in per_rank),
+                    "seconds": max(r[i]["seconds"] for r in per_rank),
+                }
+            )
     return table
 
 
-def comparison_text(table: Sequence[dict[str, Any]], memory: bool = False) -> str:
+def comparison_table(table: Sequence[dict[str, Any]], memory: bool = False) -> str:
     """The comparison as a text table: losses (4 decimals) and bytes sent per rank; with memory=True
     also peak extra MB per rank and seconds (these vary from run to run)."""
     head = f"{'method':16s} {'W':>2s} {'b':>5s} {'N':>5s} {'loss':>8s} {'1-process':>9s} {'KiB sent/rank':>13s}"
     head += f" {'peak MB/rank':>12s} {'seconds':>7s}" if memory else ""
     lines = [head]
     for r in table:
-        line = (f"{r['method']:16s} {r['world_size']:2d} {r['b']:5d} {r['n']:5d} {r['loss']:8.4f} {r['reference']:9.4f} "
-                f"{r['bytes_sent'] / 1024:13.0f}")
+        line = (
+            f"{r['method']:16s} {r['world_size']:2d} {r['b']:5d} {r['n']:5d} {r['loss']:8.4f} {r['reference']:9.4f} "
+            f"{r['bytes_sent'] / 1024:13.0f}"
+        )
         line += f" {r['peak_bytes'] / 2**20:12.1f} {r['seconds']:7.3f}" if memory else ""
         lines.append(line)
     return "\n".join(lines)
 
 
-def comparison_plot(table: Sequence[dict[str, Any]]):
+def plot_comparison(table: Sequence[dict[str, Any]]):
     """Bytes sent and peak extra memory per rank against the global batch N, one line per method and b."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for (method, style) in (("clip_all_gather", "o-"), ("siglip_ring", "s--")):
+    for method, style in (("clip_all_gather", "o-"), ("siglip_ring", "s--")):
         for b in sorted({r["b"] for r in table}):
             rows = sorted((r for r in table if r["method"] == method and r["b"] == b), key=lambda r: r["n"])
             n = [r["n"] for r in rows]

@@ -5,6 +5,8 @@ row by row (raster order): that (N, P*P*C) matrix is what a ViT's patch embeddin
 module counts the tokens, patchifies and unpatchifies (numpy or torch), fits sizes that do not
 divide by P (an explicit policy), estimates the attention cost, builds 2-D sin-cos position
 embeddings and draws the patch grid.
+
+Taught in notebook 01, sections 1-8.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .validation import check_array, check_choice, check_int, check_positive
+from .base.validation import require_array, require_choice, require_int, require_positive
 
 # How to make a size that does not divide by the patch size fit (see `fitted_size`).
 POLICIES: tuple[str, ...] = ("error", "pad", "crop", "resize")
@@ -26,13 +28,13 @@ def _size_pair(image_size: int | Sequence[int]) -> tuple[int, int]:
         image_size = (image_size, image_size)
     if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
         raise TypeError(f"image_size must be an int or a (height, width) pair, got {image_size!r}")
-    return check_int("height", image_size[0], low=1), check_int("width", image_size[1], low=1)
+    return require_int("height", image_size[0], low=1), require_int("width", image_size[1], low=1)
 
 
 def grid_shape(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
     """(H / P, W / P): patch rows and columns. Raises ValueError when a side is not a multiple of P."""
     h, w = _size_pair(image_size)
-    p = check_int("patch_size", patch_size, low=1)
+    p = require_int("patch_size", patch_size, low=1)
     if h % p or w % p:
         raise ValueError(
             f"image size {h}x{w} is not divisible by patch size {p}: resize to "
@@ -62,8 +64,8 @@ def fitted_size(image_size: int | tuple[int, int], patch_size: int, policy: str 
     - "resize": round to the nearest multiple (halves round up; at least P) and resample the whole image.
     """
     h, w = _size_pair(image_size)
-    p = check_int("patch_size", patch_size, low=1)
-    check_choice("policy", policy, POLICIES)
+    p = require_int("patch_size", patch_size, low=1)
+    require_choice("policy", policy, POLICIES)
     if policy == "error":
         grid_shape((h, w), p)
         return h, w
@@ -82,7 +84,7 @@ def fit_to_patches(image: np.ndarray, patch_size: int, policy: str = "error") ->
     "pad" adds black (0) pixels at the bottom and right; "crop" keeps the centre; "resize" uses
     bicubic resampling of the whole image.
     """
-    check_array("image", image, ndim=3, dtype="uint8")
+    require_array("image", image, ndim=3, dtype="uint8")
     h, w = image.shape[:2]
     nh, nw = fitted_size((h, w), patch_size, policy)
     if (nh, nw) == (h, w):
@@ -98,8 +100,8 @@ def fit_to_patches(image: np.ndarray, patch_size: int, policy: str = "error") ->
 def resize_and_crop(image: np.ndarray, size: int) -> np.ndarray:
     """(H, W, 3) uint8 photo -> (size, size, 3) uint8 the way CLIP's preprocessing does it:
     resize the shorter side to `size` (bicubic, aspect ratio kept), then crop the centre square."""
-    check_array("image", image, ndim=3, dtype="uint8")
-    size = check_int("size", size, low=1)
+    require_array("image", image, ndim=3, dtype="uint8")
+    size = require_int("size", size, low=1)
     h, w = image.shape[:2]
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
@@ -123,10 +125,11 @@ def patchify(images: Any, patch_size: int, *, channels_first: bool = False) -> A
     (channel, row, col) order, which is the order of Conv2d's weight (D, C, P, P).reshape(D, -1).
     Works on numpy arrays and torch tensors (returns the same kind).
     """
-    check_array("images", images, ndim=(3, 4))
+    require_array("images", images, ndim=(3, 4))
     batched = images.ndim == 4
     x = images if batched else images[None]
-    b, c, h, w = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]) if channels_first else (x.shape[0], x.shape[3], x.shape[1], x.shape[2])
+    b, c, h, w = ((x.shape[0], x.shape[1], x.shape[2], x.shape[3]) if channels_first
+                  else (x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
     gh, gw = grid_shape((h, w), patch_size)
     p = patch_size
     if channels_first:
@@ -137,17 +140,19 @@ def patchify(images: Any, patch_size: int, *, channels_first: bool = False) -> A
     return x if batched else x[0]
 
 
-def unpatchify(patches: Any, patch_size: int, image_size: int | tuple[int, int], *, channels_first: bool = False) -> Any:
+def unpatchify(patches: Any, patch_size: int, image_size: int | tuple[int, int], *,
+               channels_first: bool = False) -> Any:
     """Inverse of `patchify`: (N, P*P*C) or (B, N, P*P*C) -> (H, W, C) or (B, H, W, C)
     ((C, H, W) or (B, C, H, W) with channels_first=True). Exact: no value changes."""
-    check_array("patches", patches, ndim=(2, 3))
+    require_array("patches", patches, ndim=(2, 3))
     gh, gw = grid_shape(image_size, patch_size)
     p = patch_size
     batched = patches.ndim == 3
     x = patches if batched else patches[None]
     b, n, d = x.shape
     if n != gh * gw:
-        raise ValueError(f"patches hold {n} patches but a {gh * p}x{gw * p} image has {gh}x{gw} = {gh * gw} patches of {p}x{p}")
+        raise ValueError(f"patches hold {n} patches but a {gh * p}x{gw * p} image has {gh}x{gw} = {gh * gw} "
+                         f"patches of {p}x{p}")
     if d % (p * p):
         raise ValueError(f"patch vectors have {d} values, not a multiple of P*P = {p * p}: wrong patch size?")
     c = d // (p * p)
@@ -161,15 +166,16 @@ def unpatchify(patches: Any, patch_size: int, image_size: int | tuple[int, int],
 def tile_mosaic(image: np.ndarray, patch_size: int, gap: int = 2, fill: int = 255) -> np.ndarray:
     """(H, W, 3) uint8 -> the same patches pulled apart by `gap` pixels of value `fill`:
     (gh*P + (gh-1)*gap, gw*P + (gw-1)*gap, 3) uint8."""
-    check_array("image", image, ndim=3, dtype="uint8")
-    gap = check_int("gap", gap, low=0)
-    fill = check_int("fill", fill, low=0, high=255)
+    require_array("image", image, ndim=3, dtype="uint8")
+    gap = require_int("gap", gap, low=0)
+    fill = require_int("fill", fill, low=0, high=255)
     gh, gw = grid_shape(image.shape[:2], patch_size)
     p = patch_size
     out = np.full((gh * p + (gh - 1) * gap, gw * p + (gw - 1) * gap, image.shape[2]), fill, dtype=np.uint8)
     for i in range(gh):
         for j in range(gw):
-            out[i * (p + gap) : i * (p + gap) + p, j * (p + gap) : j * (p + gap) + p] = image[i * p : (i + 1) * p, j * p : (j + 1) * p]
+            top, left = i * (p + gap), j * (p + gap)
+            out[top : top + p, left : left + p] = image[i * p : (i + 1) * p, j * p : (j + 1) * p]
     return out
 
 
@@ -189,7 +195,8 @@ class AttentionCost:
 
 
 def attention_cost(
-    image_size: int | tuple[int, int], patch_size: int, *, hidden_size: int = 768, mlp_ratio: int = 4, cls_token: bool = True,
+    image_size: int | tuple[int, int], patch_size: int, *, hidden_size: int = 768, mlp_ratio: int = 4,
+    cls_token: bool = True,
 ) -> AttentionCost:
     """Tokens, attention-matrix entries and FLOPs of ONE ViT layer (multiply + add = 2 FLOPs).
 
@@ -200,8 +207,8 @@ def attention_cost(
     with mlp_ratio 4: 24 N D^2 + 4 N^2 D. Multiply by the layer count for the whole encoder.
     Papers often quote multiply-adds as "FLOPs": half of these numbers.
     """
-    d = check_int("hidden_size", hidden_size, low=1)
-    r = check_int("mlp_ratio", mlp_ratio, low=1)
+    d = require_int("hidden_size", hidden_size, low=1)
+    r = require_int("mlp_ratio", mlp_ratio, low=1)
     n = num_patches(image_size, patch_size, cls_token=cls_token)
     attention = 4 * n * n * d
     linear = 2 * n * d * d * (4 + 2 * r)
@@ -214,11 +221,13 @@ def cost_table(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int 
         raise ValueError(f"image_sizes must be a non-empty list of sizes, got {image_sizes!r}")
     costs = [attention_cost(s, patch_size, hidden_size=hidden_size, cls_token=cls_token) for s in image_sizes]
     first = costs[0]
-    lines = [f"{'size':>9} {'tokens N':>9} {'N^2':>12} {'GFLOPs/layer':>13} {'attention share':>16} {'x tokens':>9} {'x N^2':>7} {'x FLOPs':>8}"]
+    lines = [f"{'size':>9} {'tokens N':>9} {'N^2':>12} {'GFLOPs/layer':>13} {'attention share':>16} "
+             f"{'x tokens':>9} {'x N^2':>7} {'x FLOPs':>8}"]
     for c in costs:
         lines.append(
             f"{c.image_size[0]:>4}x{c.image_size[1]:<4} {c.tokens:>9,} {c.entries:>12,} {c.total_flops / 1e9:>13.2f} "
-            f"{c.attention_flops / c.total_flops:>16.1%} {c.tokens / first.tokens:>9.2f} {c.entries / first.entries:>7.2f} "
+            f"{c.attention_flops / c.total_flops:>16.1%} {c.tokens / first.tokens:>9.2f} "
+            f"{c.entries / first.entries:>7.2f} "
             f"{c.total_flops / first.total_flops:>8.2f}"
         )
     return "\n".join(lines)
@@ -265,11 +274,11 @@ def sincos_position_embeddings(grid_h: int, grid_w: int, dim: int, temperature: 
     [sin(pos * w_k), cos(pos * w_k)] with frequencies w_k = temperature^(-k / (dim/4)),
     k = 0 .. dim/4 - 1 (as in MAE and MoCo v3). `dim` must be a multiple of 4.
     """
-    gh, gw = check_int("grid_h", grid_h, low=1), check_int("grid_w", grid_w, low=1)
-    dim = check_int("dim", dim, low=4)
+    gh, gw = require_int("grid_h", grid_h, low=1), require_int("grid_w", grid_w, low=1)
+    dim = require_int("dim", dim, low=4)
     if dim % 4:
         raise ValueError(f"dim must be a multiple of 4 (sin and cos for rows and for columns), got {dim}")
-    temperature = check_positive("temperature", temperature)
+    temperature = require_positive("temperature", temperature)
     omega = temperature ** (-np.arange(dim // 4) / (dim // 4))
     rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
 
@@ -287,7 +296,8 @@ def vision_position_embeddings(model: Any) -> np.ndarray:
     for attr in ("vision_model", "embeddings"):
         emb = getattr(emb, attr, emb)
     if not hasattr(emb, "position_embedding") or not hasattr(emb, "num_patches"):
-        raise TypeError(f"expected a CLIP-style vision model with embeddings.position_embedding, got {type(model).__name__}")
+        raise TypeError("expected a CLIP-style vision model with embeddings.position_embedding, "
+                        f"got {type(model).__name__}")
     weight = emb.position_embedding.weight.detach().cpu().numpy()
     return weight[weight.shape[0] - emb.num_patches :]
 
@@ -296,10 +306,11 @@ def position_similarity(pos_emb: Any, grid_h: int, grid_w: int) -> np.ndarray:
     """(grid_h * grid_w, D) position embeddings -> (grid_h, grid_w, grid_h, grid_w) cosine
     similarities: [i, j] is the map of patch (i, j) against every patch position."""
     e = np.asarray(pos_emb.detach().cpu() if hasattr(pos_emb, "detach") else pos_emb, dtype=np.float64)
-    check_array("pos_emb", e, ndim=2)
-    gh, gw = check_int("grid_h", grid_h, low=1), check_int("grid_w", grid_w, low=1)
+    require_array("pos_emb", e, ndim=2)
+    gh, gw = require_int("grid_h", grid_h, low=1), require_int("grid_w", grid_w, low=1)
     if e.shape[0] != gh * gw:
-        raise ValueError(f"pos_emb has {e.shape[0]} rows but a {gh}x{gw} grid has {gh * gw} positions (drop the class position?)")
+        raise ValueError(f"pos_emb has {e.shape[0]} rows but a {gh}x{gw} grid has {gh * gw} positions "
+                         "(drop the class position?)")
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
     return (e @ e.T).reshape(gh, gw, gh, gw)
 
@@ -349,8 +360,8 @@ def plot_patch_grid(
 ) -> plt.Axes:
     """Draw `image` (H, W, 3) with its P x P patch grid. A bottom/right remainder that no whole
     patch covers (H or W not a multiple of P) is shaded red: Conv2d(stride=P) would drop it."""
-    check_array("image", image, ndim=3)
-    p = check_int("patch_size", patch_size, low=1)
+    require_array("image", image, ndim=3)
+    p = require_int("patch_size", patch_size, low=1)
     h, w = image.shape[:2]
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4 * h / w))
@@ -368,15 +379,16 @@ def plot_patch_grid(
     ax.set_xticks([])
     ax.set_yticks([])
     dropped = f"; red: {h % p}x{w % p} px left over" if h % p or w % p else ""
-    ax.set_title(title if title is not None else f"{w}x{h} px, {p} px patches: {gh}x{gw} = {gh * gw}{dropped}", fontsize=9)
+    default = f"{w}x{h} px, {p} px patches: {gh}x{gw} = {gh * gw}{dropped}"
+    ax.set_title(title if title is not None else default, fontsize=9)
     return ax
 
 
 def plot_patch_tiles(image: np.ndarray, patch_size: int, n_sequence: int = 16) -> plt.Figure:
     """The patches pulled apart (left) and the first `n_sequence` of them in token order (right),
     as the transformer receives them: one row of tokens."""
-    check_array("image", image, ndim=3, dtype="uint8")
-    n_sequence = check_int("n_sequence", n_sequence, low=1)
+    require_array("image", image, ndim=3, dtype="uint8")
+    n_sequence = require_int("n_sequence", n_sequence, low=1)
     p = patch_size
     tiles = patchify(image, p).reshape(-1, p, p, image.shape[2])
     n_sequence = min(n_sequence, len(tiles))
@@ -392,8 +404,10 @@ def plot_patch_tiles(image: np.ndarray, patch_size: int, n_sequence: int = 16) -
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel(str(k), fontsize=7)
-    fig.text(0.69, 0.82, f"token sequence: patches 0..{n_sequence - 1} (of {len(tiles)}), row by row", ha="center", fontsize=9)
-    fig.text(0.69, 0.30, f"each token = {p}*{p}*{image.shape[2]} = {p * p * image.shape[2]} numbers before the patch embedding",
+    fig.text(0.69, 0.82, f"token sequence: patches 0..{n_sequence - 1} (of {len(tiles)}), row by row",
+             ha="center", fontsize=9)
+    fig.text(0.69, 0.30,
+             f"each token = {p}*{p}*{image.shape[2]} = {p * p * image.shape[2]} numbers before the patch embedding",
              ha="center", fontsize=9)
     return fig
 
@@ -405,8 +419,8 @@ def render_patch_explorer(photo: str = "astronaut", resolution: int = 224, patch
     attention cost next to a 224 px / 16 px reference."""
     from .photos import load_photo
 
-    resolution = check_int("resolution", resolution, low=1)
-    p = check_int("patch_size", patch_size, low=1)
+    resolution = require_int("resolution", resolution, low=1)
+    p = require_int("patch_size", patch_size, low=1)
     if policy == "error":
         raise ValueError("the explorer needs a policy that always fits: 'pad', 'crop' or 'resize'")
     image = fit_to_patches(resize_and_crop(load_photo(photo), resolution), p, policy)
@@ -415,7 +429,8 @@ def render_patch_explorer(photo: str = "astronaut", resolution: int = 224, patch
     fig, (ax, text) = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw={"width_ratios": [1, 0.9]})
     plot_patch_grid(image, p, ax=ax)
     gh, gw = grid_shape(image.shape[:2], p)
-    fitted = "" if image.shape[0] == resolution else f"\n{resolution} is not a multiple of {p}: {policy} -> {image.shape[0]} px\n"
+    fitted = ("" if image.shape[0] == resolution
+              else f"\n{resolution} is not a multiple of {p}: {policy} -> {image.shape[0]} px\n")
     lines = (
         f"{photo}: {resolution} px, patch {p} px\n{fitted}\n"
         f"grid {gh} x {gw} = {gh * gw} patches\n"

@@ -1,4 +1,7 @@
-"""Real photographs and scans that ship inside scikit-image: usable with no network."""
+"""Real photographs and scans that ship inside scikit-image: usable with no network.
+
+Taught in notebook 00, section 4; notebook 01 cuts them into patches.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -7,12 +7,13 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .validation import check_array
+from .base.validation import require_array
 
 
-def show_images(images: np.ndarray, titles: Sequence[str] | None = None, cols: int = 8, size: float = 1.6) -> plt.Figure:
+def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, cols: int = 8,
+                size: float = 1.6) -> plt.Figure:
     """Grid of (N, H, W, 3) uint8 images with optional titles."""
-    check_array("images", images, ndim=4)
+    require_array("images", images, ndim=4)
     n = len(images)
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {n} images but {len(titles)} titles")
@@ -29,7 +30,7 @@ def show_images(images: np.ndarray, titles: Sequence[str] | None = None, cols: i
     return fig
 
 
-def heatmap(
+def plot_heatmap(
     matrix: np.ndarray,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
@@ -40,7 +41,7 @@ def heatmap(
 ) -> plt.Axes:
     """Annotated heatmap of a 2-D matrix (annotations only when it is small)."""
     m = np.asarray(matrix.detach() if hasattr(matrix, "detach") else matrix, dtype=float)
-    check_array("matrix", m, ndim=2)
+    require_array("matrix", m, ndim=2)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(0.6 * m.shape[1] + 2, 9), min(0.5 * m.shape[0] + 1.5, 8)))
     im = ax.imshow(m, cmap=cmap)
@@ -57,10 +58,11 @@ def heatmap(
     return ax
 
 
-def loss_curve(losses: Sequence[float], title: str = "training loss", ax: plt.Axes | None = None, label: str | None = None) -> plt.Axes:
+def plot_loss_curve(losses: Sequence[float], title: str = "training loss", ax: plt.Axes | None = None,
+                    label: str | None = None) -> plt.Axes:
     """Loss per step, with a moving average when there are many steps."""
     y = np.asarray(losses, dtype=float)
-    check_array("losses", y, ndim=1)
+    require_array("losses", y, ndim=1)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     ax.plot(y, alpha=0.35 if len(y) > 50 else 1.0, label=None if len(y) > 50 else label)
@@ -75,10 +77,10 @@ def loss_curve(losses: Sequence[float], title: str = "training loss", ax: plt.Ax
     return ax
 
 
-def scene_gallery(n: int = 8, seed: int = 0, max_objects: int = 3, split: str = "train") -> plt.Figure:
+def plot_scene_gallery(n: int = 8, seed: int = 0, max_objects: int = 3, split: str = "train") -> plt.Figure:
     """Generate `n` Shapes World scenes and show them with their captions."""
     from .shapes_world import generate_scenes, make_captions
 
     scenes = generate_scenes(n, seed=seed, max_objects=max_objects, split=split)
     captions = make_captions(scenes, seed=seed)
-    return show_images(scenes.images, [textwrap.fill(c, 30) for c in captions], cols=4, size=2.4)
+    return plot_images(scenes.images, [textwrap.fill(c, 30) for c in captions], cols=4, size=2.4)

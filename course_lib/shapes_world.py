@@ -6,6 +6,8 @@ circle" always names exactly one object. Some colour-shape compositions are held
 the "train" split never shows them, so a model can be tested on pairs it never saw.
 
 Everything is vectorised numpy and seeded: the same arguments give byte-identical arrays.
+
+Taught in notebook 00, section 3; every later notebook trains and tests on it.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .validation import check_array, check_choice, check_int
+from .base.validation import require_array, require_choice, require_int
 
 COLORS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
 COLOR_RGB = np.array(
@@ -87,7 +89,7 @@ class Scenes:
 
     def objects(self, i: int) -> list[dict[str, str]]:
         """The objects of scene `i` as dicts of names: color, shape, size, position."""
-        i = check_int("i", i, low=0, high=len(self) - 1)
+        i = require_int("i", i, low=0, high=len(self) - 1)
         return [
             {
                 "color": COLORS[self.colors[i, k]],
@@ -127,7 +129,7 @@ def object_radius(size_index: np.ndarray, image_size: int) -> np.ndarray:
     return np.where(np.asarray(size_index) == 0, image_size / 12.0, image_size * 7.0 / 48.0)
 
 
-def render(
+def draw_objects(
     centers: np.ndarray, radii: np.ndarray, shapes: np.ndarray, colors: np.ndarray, image_size: int
 ) -> np.ndarray:
     """Draw objects on a black canvas.
@@ -135,12 +137,12 @@ def render(
     centers: (N, K, 2) float (y, x) pixel coordinates; radii: (N, K) float;
     shapes, colors: (N, K) int indices, -1 for an empty slot. Returns (N, S, S, 3) uint8.
     """
-    check_array("shapes", shapes, ndim=2, dtype="i")
+    require_array("shapes", shapes, ndim=2, dtype="i")
     n, k = shapes.shape
-    check_array("colors", colors, shape=(n, k), dtype="i")
-    check_array("radii", radii, shape=(n, k))
-    check_array("centers", centers, shape=(n, k, 2))
-    image_size = check_int("image_size", image_size, low=1, high=4096)
+    require_array("colors", colors, shape=(n, k), dtype="i")
+    require_array("radii", radii, shape=(n, k))
+    require_array("centers", centers, shape=(n, k, 2))
+    image_size = require_int("image_size", image_size, low=1, high=4096)
     images = np.full((n, image_size, image_size, 3), BACKGROUND, dtype=np.uint8)
     grid = np.arange(image_size, dtype=np.float32) + 0.5
     for slot in range(k):
@@ -213,12 +215,12 @@ def generate_scenes(
     split: "train" uses only seen compositions, "held_out" only held-out ones, "all" any.
     Each scene has between min_objects and max_objects objects (at most 3) in distinct cells.
     """
-    n = check_int("n", n, low=1, high=1_000_000)
-    seed = check_int("seed", seed, low=0)
-    image_size = check_int("image_size", image_size, low=24, high=512)
-    max_objects = check_int("max_objects", max_objects, low=1, high=MAX_OBJECTS)
-    min_objects = check_int("min_objects", min_objects, low=1, high=max_objects)
-    check_choice("split", split, SPLITS)
+    n = require_int("n", n, low=1, high=1_000_000)
+    seed = require_int("seed", seed, low=0)
+    image_size = require_int("image_size", image_size, low=24, high=512)
+    max_objects = require_int("max_objects", max_objects, low=1, high=MAX_OBJECTS)
+    min_objects = require_int("min_objects", min_objects, low=1, high=max_objects)
+    require_choice("split", split, SPLITS)
     if split == "held_out" and max_objects > len(COLORS) - 1:  # pragma: no cover - guarded by MAX_OBJECTS
         raise ValueError("too many objects for the held-out split")
 
@@ -234,14 +236,23 @@ def generate_scenes(
     slack = np.maximum(cell / 2 - radii - 1, 0)
     jitter = (rng.random((n, MAX_OBJECTS, 2)) * 2 - 1) * slack[..., None]
     centers = (np.stack([cells // 3, cells % 3], axis=-1) + 0.5) * cell + jitter
-    images = render(np.round(centers * 2) / 2, radii, shapes, colors, image_size)
+    images = draw_objects(np.round(centers * 2) / 2, radii, shapes, colors, image_size)
     return Scenes(images, colors, shapes, sizes, cells)
+
+
+def concat_scenes(parts: Sequence[Scenes]) -> Scenes:
+    """Stack several Scenes batches into one."""
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    fields = ("images", "colors", "shapes", "sizes", "cells")
+    return Scenes(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
 
 
 def nearest_palette_color(rgb: np.ndarray) -> np.ndarray:
     """(N,) index into COLORS of the palette colour nearest (squared RGB distance) to each of (N, 3) colours."""
     rgb = np.asarray(rgb)
-    check_array("rgb", rgb, shape=(None, 3))
+    require_array("rgb", rgb, shape=(None, 3))
     return ((rgb[:, None, :].astype(int) - COLOR_RGB[None].astype(int)) ** 2).sum(-1).argmin(1)
 
 
@@ -252,10 +263,10 @@ def off_palette_colors(shapes: np.ndarray, seed: int) -> np.ndarray:
     training object never looks like a held-out composition (no reddish circles, for example).
     """
     shapes = np.asarray(shapes)
-    check_array("shapes", shapes, ndim=1, dtype="i")
+    require_array("shapes", shapes, ndim=1, dtype="i")
     if shapes.size and (shapes.min() < 0 or shapes.max() >= len(SHAPES)):
         raise ValueError(f"shapes must be indices in [0, {len(SHAPES) - 1}], got values {shapes.min()}..{shapes.max()}")
-    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    rng = np.random.default_rng(require_int("seed", seed, low=0))
     out = np.zeros((len(shapes), 3), dtype=np.uint8)
     todo = np.arange(len(shapes))
     while todo.size:  # rejection sampling; about 1 draw in 4 is rejected
@@ -269,8 +280,8 @@ def off_palette_colors(shapes: np.ndarray, seed: int) -> np.ndarray:
 def repaint(images: np.ndarray, colors: np.ndarray) -> np.ndarray:
     """Copy of (N, S, S, 3) uint8 single-object images with every non-background pixel set to
     colors (N, 3) uint8."""
-    check_array("images", images, ndim=4, dtype="uint8")
-    check_array("colors", colors, shape=(len(images), 3), dtype="uint8")
+    require_array("images", images, ndim=4, dtype="uint8")
+    require_array("colors", colors, shape=(len(images), 3), dtype="uint8")
     out = images.copy()
     mask = (images != BACKGROUND).any(-1)
     out[mask] = np.broadcast_to(colors[:, None, None, :], out.shape)[mask]
@@ -304,9 +315,9 @@ def relation(cell_a: int, cell_b: int) -> str:
 def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) -> list[str]:
     """One caption per scene. Single-object scenes use CAPTION_TEMPLATES (a random one per scene,
     or the given index); multi-object scenes list their objects and the relation of the first two."""
-    seed = check_int("seed", seed, low=0)
+    seed = require_int("seed", seed, low=0)
     if template is not None:
-        check_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
+        require_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
     rng = np.random.default_rng(seed)
     choices = rng.integers(0, len(CAPTION_TEMPLATES), size=len(scenes))
     captions = []
@@ -345,9 +356,9 @@ def make_vqa(scenes: Scenes, seed: int = 0, kinds: Sequence[str] = QUESTION_TYPE
 
     'exists' asks about a present object or an absent composition with equal odds.
     """
-    seed = check_int("seed", seed, low=0)
+    seed = require_int("seed", seed, low=0)
     for kind in kinds:
-        check_choice("kind", kind, QUESTION_TYPES)
+        require_choice("kind", kind, QUESTION_TYPES)
     rng = np.random.default_rng(seed)
     out: list[QA] = []
     for i in range(len(scenes)):
@@ -414,10 +425,10 @@ def generate_clips(
 ) -> Clips:
     """Generate `n` seeded clips. Each object first touches a wall at a frame drawn uniformly
     from the frames the speed allows, then bounces back; some objects change colour once."""
-    n = check_int("n", n, low=1, high=100_000)
-    seed = check_int("seed", seed, low=0)
-    n_frames = check_int("n_frames", n_frames, low=8, high=64)
-    image_size = check_int("image_size", image_size, low=24, high=256)
+    n = require_int("n", n, low=1, high=100_000)
+    seed = require_int("seed", seed, low=0)
+    n_frames = require_int("n_frames", n_frames, low=8, high=64)
+    image_size = require_int("image_size", image_size, low=24, high=256)
     if not 0.0 <= float(color_change_prob) <= 1.0:
         raise ValueError(f"color_change_prob must be in [0, 1], got {color_change_prob}")
     rng = np.random.default_rng(seed)
@@ -449,7 +460,7 @@ def generate_clips(
     change_frame = np.where(changes, rng.integers(2, n_frames - 1, size=n), -1)
     colors = np.where(changes[:, None] & (t >= change_frame[:, None]), second[:, None], first[:, None])
 
-    frames = render(
+    frames = draw_objects(
         np.round(centers.reshape(n * n_frames, 1, 2) * 2) / 2,
         np.full((n * n_frames, 1), r),
         np.repeat(shapes, n_frames)[:, None],

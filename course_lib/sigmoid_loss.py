@@ -8,19 +8,25 @@ learned bias; labels are +1 for the N matching pairs and -1 for the N^2 - N othe
     loss = -(1 / N) * sum_ij log sigmoid(label_ij * logit_ij)
 
 (summed over all pairs, divided by the number of images, as in the paper's pseudocode).
+
+Taught in notebook 03, sections 1-5 and 8.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .base.validation import require_array, require_int, require_pair, require_positive
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 from .contrastive import WALKTHROUGH_COSINES, l2_normalize
-from .validation import check_array, check_int, check_positive
 
 PAPER_SCALE = 10.0  # t = exp(t') with t' = log 10 at initialisation
 PAPER_BIAS = -10.0
@@ -34,7 +40,8 @@ PAIR_EXAMPLES: tuple[tuple[str, float, int], ...] = (
 
 # ---- one pair ----------------------------------------------------------------------------------
 
-def _check_label(label) -> int:
+
+def _require_label(label) -> int:
     if label not in (1, -1) or isinstance(label, bool):
         raise ValueError(f"label must be +1 (matching pair) or -1 (non-matching pair), got {label!r}")
     return int(label)
@@ -42,9 +49,13 @@ def _check_label(label) -> int:
 
 def pair_loss(logit: float, label: int) -> float:
     """-log sigmoid(label * logit) of one pair, computed stably as log(1 + exp(-label * logit))."""
-    if isinstance(logit, bool) or not isinstance(logit, (int, float, np.integer, np.floating)) or not math.isfinite(logit):
+    if (
+        isinstance(logit, bool)
+        or not isinstance(logit, (int, float, np.integer, np.floating))
+        or not math.isfinite(logit)
+    ):
         raise ValueError(f"logit must be a finite number, got {logit!r}")
-    return float(np.logaddexp(0.0, -_check_label(label) * float(logit)))
+    return float(np.logaddexp(0.0, -_require_label(label) * float(logit)))
 
 
 def pair_loss_table(pairs: Sequence[tuple[str, float, int]] = PAIR_EXAMPLES) -> str:
@@ -52,72 +63,84 @@ def pair_loss_table(pairs: Sequence[tuple[str, float, int]] = PAIR_EXAMPLES) -> 
     lines = []
     for name, logit, label in pairs:
         p = 1.0 / (1.0 + math.exp(-logit))
-        lines.append(f"{name:18s} logit {logit:+.1f}  label {label:+d}  sigmoid(logit) = {p:.4f}  "
-                     f"loss = -log sigmoid({label:+d} x {logit:+.1f}) = {pair_loss(logit, label):.4f}")
+        lines.append(
+            f"{name:18s} logit {logit:+.1f}  label {label:+d}  sigmoid(logit) = {p:.4f}  "
+            f"loss = -log sigmoid({label:+d} x {logit:+.1f}) = {pair_loss(logit, label):.4f}"
+        )
     return "\n".join(lines)
 
 
 # ---- the N x N loss ----------------------------------------------------------------------------
 
-def _check_scale_bias(scale, bias) -> None:
+
+def _require_scale_bias(scale, bias) -> None:
     if isinstance(scale, torch.Tensor):
         if scale.numel() != 1 or not bool(scale.detach() > 0):
             raise ValueError(f"scale must be one number > 0 (it is t = exp(t')), got {scale}")
     else:
-        check_positive("scale", scale)
+        require_positive("scale", scale)
     if isinstance(bias, torch.Tensor):
         ok = bias.numel() == 1 and bool(torch.isfinite(bias.detach()).all())
     else:
-        ok = not isinstance(bias, bool) and isinstance(bias, (int, float, np.integer, np.floating)) and math.isfinite(bias)
+        ok = (
+            not isinstance(bias, bool)
+            and isinstance(bias, (int, float, np.integer, np.floating))
+            and math.isfinite(bias)
+        )
     if not ok:
         raise ValueError(f"bias must be one finite number, got {bias!r}")
 
 
-def _check_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor) -> None:
+def _require_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor) -> None:
+    require_pair("image_emb", image_emb, "text_emb", text_emb, dtype="f")
     for name, x in (("image_emb", image_emb), ("text_emb", text_emb)):
-        check_array(name, x, ndim=2, dtype="f")
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
         if x.shape[0] == 0:
             raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
-    if image_emb.shape[1] != text_emb.shape[1]:
-        raise ValueError(f"embedding sizes differ: images {image_emb.shape[1]}, texts {text_emb.shape[1]}")
 
 
 def pair_labels(n: int, positives: torch.Tensor | None = None) -> torch.Tensor:
     """(N, N) float labels: +1 on the diagonal (or wherever the bool `positives` mask is True), -1 elsewhere."""
-    n = check_int("n", n, low=1)
+    n = require_int("n", n, low=1)
     if positives is None:
         return 2 * torch.eye(n) - 1
-    check_array("positives", positives, shape=(n, n), dtype="b")
+    require_array("positives", positives, shape=(n, n), dtype="b")
     return positives.float() * 2 - 1
 
 
 def sigmoid_logits(image_emb: torch.Tensor, text_emb: torch.Tensor, scale, bias) -> torch.Tensor:
     """(N_img, N_txt) logits t * cos(image i, text j) + b of (N, D) embeddings (normalised here)."""
-    _check_embeddings(image_emb, text_emb)
-    _check_scale_bias(scale, bias)
+    _require_embeddings(image_emb, text_emb)
+    _require_scale_bias(scale, bias)
     return scale * l2_normalize(image_emb) @ l2_normalize(text_emb).T + bias
 
 
-def sigmoid_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, scale, bias, positives: torch.Tensor | None = None) -> torch.Tensor:
+def sigmoid_loss(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, scale, bias, positives: torch.Tensor | None = None
+) -> torch.Tensor:
     """SigLIP loss of N pairs, materialising the (N, N) logits: -sum log sigmoid(labels * logits) / N.
 
     scale: t = exp(t') > 0 and bias: b, floats or one-element tensors (gradients flow through);
     positives: optional (N, N) bool mask of matching pairs (default: the diagonal).
     """
     if image_emb.shape[0] != text_emb.shape[0]:
-        raise ValueError(f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with text i)")
+        raise ValueError(
+            f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with "
+            "text i)"
+        )
     logits = sigmoid_logits(image_emb, text_emb, scale, bias)
     labels = pair_labels(len(logits), positives).to(logits.dtype)
     return -F.logsigmoid(labels * logits).sum() / len(logits)
 
 
-def block_loss_sum(image_block: torch.Tensor, text_block: torch.Tensor, scale, bias, row_start: int = 0, col_start: int = 0) -> torch.Tensor:
+def block_loss_sum(
+    image_block: torch.Tensor, text_block: torch.Tensor, scale, bias, row_start: int = 0, col_start: int = 0
+) -> torch.Tensor:
     """Sum (not mean) of the pair losses of one block of the N x N matrix: images row_start.. against
     texts col_start.. A pair is positive where the global indices agree (row_start + i == col_start + j).
     Chunked and ring computations add these sums up and divide by N once."""
-    row_start, col_start = check_int("row_start", row_start, low=0), check_int("col_start", col_start, low=0)
+    row_start, col_start = require_int("row_start", row_start, low=0), require_int("col_start", col_start, low=0)
     logits = sigmoid_logits(image_block, text_block, scale, bias)
     rows = torch.arange(row_start, row_start + logits.shape[0])[:, None]
     cols = torch.arange(col_start, col_start + logits.shape[1])[None, :]
@@ -129,14 +152,20 @@ def sigmoid_loss_chunked(image_emb: torch.Tensor, text_emb: torch.Tensor, scale,
     """The same loss as sigmoid_loss, but over blocks of `chunk_size` texts: (N, chunk_size) logits at a
     time instead of (N, N). Pair losses are independent, so the blocks' sums add up to the full sum."""
     if image_emb.shape[0] != text_emb.shape[0]:
-        raise ValueError(f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with text i)")
-    chunk_size = check_int("chunk_size", chunk_size, low=1)
+        raise ValueError(
+            f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with "
+            "text i)"
+        )
+    chunk_size = require_int("chunk_size", chunk_size, low=1)
     n = image_emb.shape[0]
-    total = sum(block_loss_sum(image_emb, text_emb[c : c + chunk_size], scale, bias, 0, c) for c in range(0, n, chunk_size))
+    total = sum(
+        block_loss_sum(image_emb, text_emb[c : c + chunk_size], scale, bias, 0, c) for c in range(0, n, chunk_size)
+    )
     return total / n
 
 
 # ---- why t = 10, b = -10 -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class InitialLoss:
@@ -172,9 +201,9 @@ class InitialLoss:
 
 def initial_loss(n: int, scale: float = PAPER_SCALE, bias: float = PAPER_BIAS, cosine: float = 0.0) -> InitialLoss:
     """Loss at initialisation for a batch of n pairs whose logits all equal scale * cosine + bias."""
-    n = check_int("n", n, low=1)
-    scale = check_positive("scale", scale)
-    _check_scale_bias(scale, bias)
+    n = require_int("n", n, low=1)
+    scale = require_positive("scale", scale)
+    _require_scale_bias(scale, bias)
     if not -1.0 <= float(cosine) <= 1.0:
         raise ValueError(f"cosine must be in [-1, 1], got {cosine}")
     z = scale * float(cosine) + float(bias)
@@ -183,30 +212,32 @@ def initial_loss(n: int, scale: float = PAPER_SCALE, bias: float = PAPER_BIAS, c
 
 def prior_bias(n: int) -> float:
     """The bias b with sigmoid(b) = 1 / n, the share of positive pairs in a batch: b = -log(n - 1)."""
-    n = check_int("n", n, low=2)
+    n = require_int("n", n, low=2)
     return -math.log(n - 1)
 
 
 def prior_loss(n: int) -> float:
     """Loss (sum over n^2 pairs / n) of the best constant guess sigmoid(b) = 1/n: n * H(1/n),
     H the binary entropy in nats. Training starts near it when b is near prior_bias(n)."""
-    n = check_int("n", n, low=2)
+    n = require_int("n", n, low=2)
     p = 1.0 / n
     return n * -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
 
 # ---- widget ------------------------------------------------------------------------------------
 
-def render_sigmoid_explorer(log_scale: float = math.log(PAPER_SCALE), bias: float = PAPER_BIAS,
-                            cosines: np.ndarray = WALKTHROUGH_COSINES) -> "matplotlib.figure.Figure":
+
+def render_sigmoid_explorer(
+    log_scale: float = math.log(PAPER_SCALE), bias: float = PAPER_BIAS, cosines: np.ndarray = WALKTHROUGH_COSINES
+) -> "matplotlib.figure.Figure":
     """Per-pair losses of a (N, N) cosine matrix (rows images, columns texts, diagonal matching) at
     t = exp(log_scale) and bias b, and the loss landscape over (log t, b) with the current point."""
     import matplotlib.pyplot as plt  # here, not at import: spawned distributed workers import this module
 
-    from .plots import heatmap
+    from .plots import plot_heatmap
 
     cosines = np.asarray(cosines, dtype=float)
-    check_array("cosines", cosines, ndim=2)
+    require_array("cosines", cosines, ndim=2)
     if cosines.shape[0] != cosines.shape[1] or cosines.shape[0] < 2:
         raise ValueError(f"cosines must be a square (N, N) matrix with N >= 2, got shape {cosines.shape}")
     if not (np.isfinite(log_scale) and np.isfinite(bias)):
@@ -220,10 +251,16 @@ def render_sigmoid_explorer(log_scale: float = math.log(PAPER_SCALE), bias: floa
     per_pair = losses(math.exp(log_scale), bias)
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.2))
     names = [f"{i}" for i in range(n)]
-    heatmap(per_pair, [f"image {i}" for i in range(n)], [f"text {i}" for i in names], fmt=".3f", ax=ax0,
-            title=f"pair losses at t = {math.exp(log_scale):.2f}, b = {bias:.1f}\n"
-                  f"positives {np.trace(per_pair):.3f} + negatives {per_pair.sum() - np.trace(per_pair):.3f}; "
-                  f"loss = {per_pair.sum() / n:.3f}")
+    plot_heatmap(
+        per_pair,
+        [f"image {i}" for i in range(n)],
+        [f"text {i}" for i in names],
+        fmt=".3f",
+        ax=ax0,
+        title=f"pair losses at t = {math.exp(log_scale):.2f}, b = {bias:.1f}\n"
+        f"positives {np.trace(per_pair):.3f} + negatives {per_pair.sum() - np.trace(per_pair):.3f}; "
+        f"loss = {per_pair.sum() / n:.3f}",
+    )
     log_t = np.linspace(-1.0, 4.0, 81)
     b = np.linspace(-15.0, 5.0, 81)
     grid = np.array([[losses(math.exp(lt), bb).sum() / n for lt in log_t] for bb in b])

@@ -1,4 +1,8 @@
-"""A word-level tokenizer over the Shapes World vocabulary, as a real Hugging Face tokenizer."""
+"""A word-level tokenizer over the Shapes World vocabulary, as a real Hugging Face tokenizer.
+
+Taught in notebook 00, section 3 ("The course tokenizer"); every tiny model reads text through it.
+"""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +25,8 @@ def build_tokenizer(extra_words: tuple[str, ...] = ()) -> PreTrainedTokenizerFas
     """
     words = [w for w in vocabulary() + list(extra_words) if w not in SPECIAL_TOKENS]
     if len(set(words)) != len(words):
-        raise ValueError(f"extra_words repeat words already in the vocabulary: {sorted(set(extra_words) & set(vocabulary()))}")
+        repeated = sorted(set(extra_words) & set(vocabulary()))
+        raise ValueError(f"extra_words repeat words already in the vocabulary: {repeated}")
     vocab = {tok: i for i, tok in enumerate(list(SPECIAL_TOKENS) + words)}
     core = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
     core.normalizer = normalizers.Lowercase()
@@ -31,7 +36,10 @@ def build_tokenizer(extra_words: tuple[str, ...] = ()) -> PreTrainedTokenizerFas
     )
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
-        pad_token=PAD, unk_token=UNK, bos_token=BOS, eos_token=EOS,
+        pad_token=PAD,
+        unk_token=UNK,
+        bos_token=BOS,
+        eos_token=EOS,
         extra_special_tokens={"image_token": IMAGE},
         model_max_length=MAX_LENGTH,
     )
@@ -47,15 +55,31 @@ def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
     return [w for w in words if w not in vocab]
 
 
-def encode(tokenizer: PreTrainedTokenizerFast, text: str, add_special_tokens: bool = True) -> list[int]:
-    """Token ids of `text`; raises ValueError naming any word outside the vocabulary."""
+def known_words(tokenizer: PreTrainedTokenizerFast) -> list[str]:
+    """The tokenizer's words, sorted, without the special tokens."""
+    return sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
+
+
+def unknown_words_message(tokenizer: PreTrainedTokenizerFast, text: str, missing: list[str]) -> str:
+    """The one message for words outside the vocabulary: which words, in which text, and what is known."""
+    known = known_words(tokenizer)
+    return (
+        f"unknown word(s) {missing} in {text!r}: the tiny models only know the {len(known)} Shapes World "
+        f"words: {', '.join(known)}"
+    )
+
+
+def require_known_words(tokenizer: PreTrainedTokenizerFast, text: str) -> str:
+    """Return `text`, or raise ValueError naming its words outside the vocabulary."""
     missing = unknown_words(tokenizer, text)
     if missing:
-        known = [w for w in tokenizer.get_vocab() if not w.startswith("<")]
-        raise ValueError(
-            f"unknown word(s) {missing} in {text!r}; the Shapes World vocabulary has "
-            f"{len(known)} words, e.g. {sorted(known)[:12]}"
-        )
+        raise ValueError(unknown_words_message(tokenizer, text, missing))
+    return text
+
+
+def encode(tokenizer: PreTrainedTokenizerFast, text: str, add_special_tokens: bool = True) -> list[int]:
+    """Token ids of `text`; raises ValueError naming any word outside the vocabulary."""
+    require_known_words(tokenizer, text)
     return tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
 
 

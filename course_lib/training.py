@@ -1,9 +1,12 @@
-"""The one training loop every tiny model in the course uses (CLIP, SigLIP, LM, LLaVA, Q-Former).
+"""The one training loop every tiny model in the course uses (CLIP, SigLIP, the LM, LLaVA, and those to come).
 
 A model-specific module supplies `batch_fn(step) -> batch` and `loss_fn(model, batch) -> loss`;
 this loop does the rest: AdamW, warm-up and cosine decay, gradient clipping, a progress bar,
 an optional hook after each step (e.g. clamping CLIP's logit scale), and timing.
+
+Taught in notebook 02, section 6 (the loop itself); notebooks 02, 03 and 05 train through it.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +17,7 @@ from typing import Any, Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from .validation import check_int, check_positive
+from .base.validation import require_int, require_positive
 
 
 @dataclass
@@ -29,11 +32,17 @@ class TrainResult:
         return len(self.losses)
 
 
-def cosine_lr(step: int, steps: int, warmup: int) -> float:
-    """Learning-rate multiplier: linear warm-up for `warmup` steps, then cosine decay to 0."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
+def step_seed(seed: int, step: int) -> int:
+    """The data seed of training step `step` in a run seeded `seed`: seed * 1_000_003 + step (runs are
+    repeatable, and runs with different seeds draw different batches)."""
+    return seed * 1_000_003 + step
+
+
+def cosine_lr(step: int, steps: int, warmup_steps: int) -> float:
+    """Learning-rate multiplier: linear warm-up for `warmup_steps` steps, then cosine decay to 0."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, steps - warmup_steps)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -45,7 +54,7 @@ def train(
     steps: int,
     lr: float,
     weight_decay: float = 0.01,
-    warmup: float = 0.1,
+    warmup_fraction: float = 0.1,
     params: Iterable[torch.nn.Parameter] | None = None,
     max_grad_norm: float | None = 1.0,
     after_step: Callable[[torch.nn.Module], None] | None = None,
@@ -56,17 +65,17 @@ def train(
 
     batch_fn(step): the batch for that step (seed it with the step for determinism);
     loss_fn(model, batch): a scalar loss tensor; params: what to optimise (default: every
-    parameter with requires_grad); warmup: fraction of steps spent warming up.
+    parameter with requires_grad); warmup_fraction: share of the steps spent warming up.
     """
-    steps = check_int("steps", steps, low=1)
-    lr = check_positive("lr", lr)
-    if not 0.0 <= warmup < 1.0:
-        raise ValueError(f"warmup must be a fraction in [0, 1), got {warmup}")
+    steps = require_int("steps", steps, low=1)
+    lr = require_positive("lr", lr)
+    if not 0.0 <= warmup_fraction < 1.0:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
     trainable = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     if not trainable:
         raise ValueError("nothing to train: no parameter with requires_grad=True")
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
-    warm = max(1, int(warmup * steps))
+    warm = max(1, int(warmup_fraction * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, warm))
     result = TrainResult()
     model.train()

@@ -1,10 +1,13 @@
-"""Zero-shot classification and retrieval with a dual encoder: prompts -> text prototypes -> argmax cosine.
+"""Zero-shot classification with a dual encoder: prompts -> text prototypes -> argmax cosine.
 
 Also: prompt ensembling, softmax probabilities with the logit scale, abstention (thresholds
 calibrated on a validation split, risk-coverage), failure-mode probes (relation swap, attribute
-binding, counting), linear probe and few-shot baselines on the same image features, and
-text-to-image search with the render function of the search widget.
+binding, counting), linear probe and few-shot baselines on the same image features, and the
+text-to-image search widget's view (ranking and recall@k are in retrieval.py).
+
+Taught in notebook 04 (sections 1-9); zero_shot_accuracy also scores notebooks 02 and 03.
 """
+
 from __future__ import annotations
 
 import string
@@ -17,33 +20,51 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
 
-from .clip_model import encode_images, encode_texts
-from .plots import show_images
-from .shapes_world import CAPTION_TEMPLATES, COLORS, COUNT_WORDS, MAX_OBJECTS, POSITIONS, Scenes, is_held_out, make_captions, prompts
-from .tokenizer import unknown_words
+from .base.seeding import torch_threads
+from .base.validation import require_array, require_choice, require_int, require_pair, require_positive
+from .models.dual_encoder import encode_images, encode_texts
+from .plots import plot_images
+from .retrieval import rank_gallery
+from .shapes_world import (
+    CAPTION_TEMPLATES,
+    COLORS,
+    COUNT_WORDS,
+    MAX_OBJECTS,
+    POSITIONS,
+    Scenes,
+    generate_scenes,
+    is_held_out,
+    make_captions,
+    prompts,
+)
+from .tokenizer import unknown_words, unknown_words_message
 from .training import train
-from .validation import check_array, check_choice, check_int, check_positive
 
 CONFIDENCES: tuple[str, ...] = ("max_score", "margin")
 
 
 # ---- prompts and prototypes ------------------------------------------------------------------
 
+
 def text_prototypes(model, tokenizer, class_prompts: Sequence[str]) -> torch.Tensor:
     """(C, D) L2-normalised text embedding of one prompt per class."""
     return encode_texts(model, tokenizer, class_prompts)
 
 
-def check_template(template: str) -> str:
+def require_template(template: str) -> str:
     """Return `template` if it is a string whose only fields are {color} and {shape} (both present)."""
     if not isinstance(template, str):
-        raise TypeError(f"template must be a string such as 'a photo of a {{color}} {{shape}}', got {type(template).__name__}")
+        raise TypeError(
+            f"template must be a string such as 'a photo of a {{color}} {{shape}}', got {type(template).__name__}"
+        )
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as err:
         raise ValueError(f"template {template!r} is not a valid format string: {err}") from None
     if fields != {"color", "shape"}:
-        raise ValueError(f"template must contain exactly the fields {{color}} and {{shape}}, got {sorted(fields)} in {template!r}")
+        raise ValueError(
+            f"template must contain exactly the fields {{color}} and {{shape}}, got {sorted(fields)} in {template!r}"
+        )
     return template
 
 
@@ -51,13 +72,13 @@ def template_embeddings(model, tokenizer, templates: Sequence[str]) -> torch.Ten
     """(T, C, D) normalised text prototypes: the C class prompts of each of the T templates."""
     if isinstance(templates, str) or len(templates) == 0:
         raise ValueError("templates must be a non-empty list of template strings")
-    return torch.stack([text_prototypes(model, tokenizer, prompts(check_template(t))) for t in templates])
+    return torch.stack([text_prototypes(model, tokenizer, prompts(require_template(t))) for t in templates])
 
 
 def ensemble_prototypes(embeddings: torch.Tensor) -> torch.Tensor:
     """Prompt ensembling: (T, C, D) per-template embeddings -> (C, D) mean of the L2-normalised
     embeddings over templates, renormalised to unit length."""
-    check_array("embeddings", embeddings, ndim=3, dtype="f")
+    require_array("embeddings", embeddings, ndim=3, dtype="f")
     if embeddings.shape[0] == 0:
         raise ValueError("embeddings holds no template (T = 0)")
     return F.normalize(F.normalize(embeddings, dim=-1).mean(dim=0), dim=-1)
@@ -65,16 +86,10 @@ def ensemble_prototypes(embeddings: torch.Tensor) -> torch.Tensor:
 
 # ---- scores, probabilities, accuracy ---------------------------------------------------------
 
-def _check_pair(image_embeddings: torch.Tensor, prototypes: torch.Tensor) -> None:
-    check_array("image_embeddings", image_embeddings, ndim=2)
-    check_array("prototypes", prototypes, ndim=2)
-    if image_embeddings.shape[1] != prototypes.shape[1]:
-        raise ValueError(f"embedding sizes differ: images {image_embeddings.shape[1]}, prototypes {prototypes.shape[1]}")
-
 
 def zero_shot_predict(image_embeddings: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
     """(N,) index of the most similar prototype for each (N, D) image embedding."""
-    _check_pair(image_embeddings, prototypes)
+    require_pair("image_embeddings", image_embeddings, "prototypes", prototypes)
     return (image_embeddings @ prototypes.T).argmax(dim=1)
 
 
@@ -87,8 +102,8 @@ def logit_scale_of(model) -> float:
 
 def zero_shot_logits(image_embeddings: torch.Tensor, prototypes: torch.Tensor, logit_scale: float) -> torch.Tensor:
     """(N, C) logits = logit_scale * cosine, for normalised (N, D) images and (C, D) prototypes."""
-    _check_pair(image_embeddings, prototypes)
-    return check_positive("logit_scale", logit_scale) * (image_embeddings @ prototypes.T)
+    require_pair("image_embeddings", image_embeddings, "prototypes", prototypes)
+    return require_positive("logit_scale", logit_scale) * (image_embeddings @ prototypes.T)
 
 
 def zero_shot_probs(image_embeddings: torch.Tensor, prototypes: torch.Tensor, logit_scale: float) -> torch.Tensor:
@@ -100,7 +115,7 @@ def split_accuracy(predictions: torch.Tensor | np.ndarray, scenes: Scenes) -> di
     """Top-1 accuracy of (N,) class predictions against the first object's colour-shape label,
     split into seen and held-out compositions: {'seen', 'held_out', 'n_seen', 'n_held_out'}."""
     pred = np.asarray(predictions)
-    check_array("predictions", pred, ndim=1, shape=(len(scenes),))
+    require_array("predictions", pred, ndim=1, shape=(len(scenes),))
     right = pred == scenes.labels
     held = is_held_out(scenes.colors[:, 0], scenes.shapes[:, 0])
     result: dict[str, float] = {}
@@ -110,7 +125,9 @@ def split_accuracy(predictions: torch.Tensor | np.ndarray, scenes: Scenes) -> di
     return result
 
 
-def zero_shot_accuracy(model, tokenizer, scenes: Scenes, template: str = "a photo of a {color} {shape}") -> dict[str, float]:
+def zero_shot_accuracy(
+    model, tokenizer, scenes: Scenes, template: str = "a photo of a {color} {shape}"
+) -> dict[str, float]:
     """Top-1 accuracy over all colour x shape prompts on single-object scenes, split into
     seen and held-out compositions: {'seen': ..., 'held_out': ..., 'n_seen': ..., 'n_held_out': ...}."""
     if (scenes.n_objects != 1).any():
@@ -119,23 +136,30 @@ def zero_shot_accuracy(model, tokenizer, scenes: Scenes, template: str = "a phot
     return split_accuracy(pred.numpy(), scenes)
 
 
+def evaluate_zero_shot(model, tokenizer, n: int, seed: int) -> dict[str, float]:
+    """zero_shot_accuracy on `n` seeded single-object test scenes over all compositions
+    (the shipped tiny CLIP's metrics use recipes.SEEDS.clip_zero_shot)."""
+    return zero_shot_accuracy(model, tokenizer, generate_scenes(n, seed=seed, split="all"))
+
+
 # ---- abstention --------------------------------------------------------------------------------
+
 
 def confidence(scores: torch.Tensor, kind: str = "max_score") -> torch.Tensor:
     """(N,) confidence of each row of (N, C) class scores (cosines or probabilities):
     'max_score' = the top score, 'margin' = top score minus runner-up."""
-    check_array("scores", scores, ndim=2, dtype="f")
-    check_choice("kind", kind, CONFIDENCES)
+    require_array("scores", scores, ndim=2, dtype="f")
+    require_choice("kind", kind, CONFIDENCES)
     if kind == "margin" and scores.shape[1] < 2:
         raise ValueError(f"a margin needs at least 2 classes, got scores of shape {tuple(scores.shape)}")
     top = torch.as_tensor(scores).topk(min(2, scores.shape[1]), dim=1).values
     return top[:, 0] if kind == "max_score" else top[:, 0] - top[:, 1]
 
 
-def _check_conf_correct(conf, correct) -> tuple[np.ndarray, np.ndarray]:
+def _require_conf_correct(conf, correct) -> tuple[np.ndarray, np.ndarray]:
     conf, correct = np.asarray(conf, dtype=float), np.asarray(correct)
-    check_array("confidences", conf, ndim=1)
-    check_array("correct", correct, ndim=1, shape=(len(conf),), dtype="b")
+    require_array("confidences", conf, ndim=1)
+    require_array("correct", correct, ndim=1, shape=(len(conf),), dtype="b")
     if len(conf) == 0:
         raise ValueError("confidences is empty")
     return conf, correct
@@ -144,7 +168,7 @@ def _check_conf_correct(conf, correct) -> tuple[np.ndarray, np.ndarray]:
 def risk_coverage(conf: torch.Tensor | np.ndarray, correct: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Accept the most confident predictions first: (coverage, risk) arrays of length N, where
     coverage[i] = (i + 1) / N and risk[i] = error rate among the i + 1 most confident."""
-    conf, correct = _check_conf_correct(conf, correct)
+    conf, correct = _require_conf_correct(conf, correct)
     order = np.argsort(-conf, kind="stable")
     errors = np.cumsum(~correct[order])
     accepted = np.arange(1, len(conf) + 1)
@@ -156,10 +180,12 @@ def aurc(conf: torch.Tensor | np.ndarray, correct: torch.Tensor | np.ndarray) ->
     return float(risk_coverage(conf, correct)[1].mean())
 
 
-def calibrate_threshold(conf: torch.Tensor | np.ndarray, correct: torch.Tensor | np.ndarray, target_risk: float) -> float:
+def calibrate_threshold(
+    conf: torch.Tensor | np.ndarray, correct: torch.Tensor | np.ndarray, target_risk: float
+) -> float:
     """Lowest threshold t such that predictions with confidence >= t have an error rate <= target_risk
     on this (validation) set, i.e. the largest coverage meeting the target; +inf if none does."""
-    conf, correct = _check_conf_correct(conf, correct)
+    conf, correct = _require_conf_correct(conf, correct)
     if not 0.0 <= float(target_risk) < 1.0:
         raise ValueError(f"target_risk must be in [0, 1), got {target_risk}")
     best = float("inf")
@@ -171,10 +197,12 @@ def calibrate_threshold(conf: torch.Tensor | np.ndarray, correct: torch.Tensor |
     return best
 
 
-def selective_metrics(conf: torch.Tensor | np.ndarray, correct: torch.Tensor | np.ndarray, threshold: float) -> dict[str, float]:
+def selective_metrics(
+    conf: torch.Tensor | np.ndarray, correct: torch.Tensor | np.ndarray, threshold: float
+) -> dict[str, float]:
     """Answer when confidence >= threshold, abstain otherwise:
     {'coverage': answered fraction, 'risk': error rate among answered (nan if none), 'answered': count}."""
-    conf, correct = _check_conf_correct(conf, correct)
+    conf, correct = _require_conf_correct(conf, correct)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) or np.isnan(threshold):
         raise TypeError(f"threshold must be a number, got {threshold!r}")
     keep = conf >= threshold
@@ -206,9 +234,12 @@ def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, tit
 
 # ---- failure-mode probes ------------------------------------------------------------------------
 
+
 def _swap_first_two(scenes: Scenes, fields: Sequence[str]) -> Scenes:
     if len(scenes) == 0 or (scenes.n_objects < 2).any():
-        raise ValueError("the probe needs scenes with at least 2 objects (generate_scenes(..., min_objects=2, max_objects=2))")
+        raise ValueError(
+            "the probe needs scenes with at least 2 objects (generate_scenes(..., min_objects=2, max_objects=2))"
+        )
     swapped = {}
     for name in fields:
         a = getattr(scenes, name).copy()
@@ -241,13 +272,15 @@ def recolor_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
     return make_captions(scenes), make_captions(replace(scenes, colors=colors))
 
 
-def preference_accuracy(image_embeddings: torch.Tensor, true_embeddings: torch.Tensor, false_embeddings: torch.Tensor) -> float:
+def preference_accuracy(
+    image_embeddings: torch.Tensor, true_embeddings: torch.Tensor, false_embeddings: torch.Tensor
+) -> float:
     """Fraction of images whose cosine to their true caption beats the cosine to the false one
     (ties count half; chance is 0.5). All inputs (N, D), row i belongs to image i."""
-    check_array("image_embeddings", image_embeddings, ndim=2)
+    require_array("image_embeddings", image_embeddings, ndim=2)
     n, d = image_embeddings.shape
-    check_array("true_embeddings", true_embeddings, shape=(n, d))
-    check_array("false_embeddings", false_embeddings, shape=(n, d))
+    require_array("true_embeddings", true_embeddings, shape=(n, d))
+    require_array("false_embeddings", false_embeddings, shape=(n, d))
     s_true = (image_embeddings * true_embeddings).sum(dim=1)
     s_false = (image_embeddings * false_embeddings).sum(dim=1)
     return float(((s_true > s_false).float() + 0.5 * (s_true == s_false).float()).mean())
@@ -257,7 +290,7 @@ def position_captions(scenes: Scenes, template: int = 2) -> list[list[str]]:
     """Captions of single-object scenes with the object moved to each of the 9 grid cells:
     9 lists of N captions (training template `template` must mention {where}; default
     'a {color} {shape} {where}'). Caption list c is true for the scenes whose object is in cell c."""
-    template = check_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
+    template = require_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
     if "{where}" not in CAPTION_TEMPLATES[template]:
         raise ValueError(f"template {template} ({CAPTION_TEMPLATES[template]!r}) does not mention the position")
     if len(scenes) == 0 or (scenes.n_objects != 1).any():
@@ -275,11 +308,11 @@ def candidate_accuracy(image_embeddings: torch.Tensor, candidate_embeddings: tor
 
     image_embeddings: (N, D); candidate_embeddings: (K, N, D), candidate k of image i in [k, i];
     answers: (N,) index of the true candidate of each image."""
-    check_array("image_embeddings", image_embeddings, ndim=2)
+    require_array("image_embeddings", image_embeddings, ndim=2)
     n, d = image_embeddings.shape
-    check_array("candidate_embeddings", candidate_embeddings, shape=(None, n, d))
+    require_array("candidate_embeddings", candidate_embeddings, shape=(None, n, d))
     answers = np.asarray(answers)
-    check_array("answers", answers, shape=(n,), dtype="i")
+    require_array("answers", answers, shape=(n,), dtype="i")
     scores = (candidate_embeddings * image_embeddings[None]).sum(dim=-1)  # (K, N)
     return float((scores.argmax(dim=0).numpy() == answers).mean())
 
@@ -293,10 +326,11 @@ def count_prompts(template: str = "there are {count} objects") -> list[str]:
 
 # ---- linear probe and few-shot ------------------------------------------------------------------
 
-def _check_features_labels(features, labels, n_classes: int) -> int:
-    check_array("features", features, ndim=2, dtype="f")
-    check_array("labels", labels, ndim=1, shape=(len(features),))
-    n_classes = check_int("n_classes", n_classes, low=2)
+
+def _require_features_labels(features, labels, n_classes: int) -> int:
+    require_array("features", features, ndim=2, dtype="f")
+    require_array("labels", labels, ndim=1, shape=(len(features),))
+    n_classes = require_int("n_classes", n_classes, low=2)
     labels = torch.as_tensor(labels)
     if labels.is_floating_point() or len(labels) == 0 or labels.min() < 0 or labels.max() >= n_classes:
         raise ValueError(f"labels must be integers in [0, {n_classes - 1}] and not empty")
@@ -306,10 +340,10 @@ def _check_features_labels(features, labels, n_classes: int) -> int:
 def k_shot_indices(labels: np.ndarray, k: int, n_classes: int, seed: int = 0) -> np.ndarray:
     """(n_classes * k,) indices: k examples of each class drawn without replacement (seeded)."""
     labels = np.asarray(labels)
-    check_array("labels", labels, ndim=1, dtype="i")
-    k = check_int("k", k, low=1)
-    n_classes = check_int("n_classes", n_classes, low=1)
-    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    require_array("labels", labels, ndim=1, dtype="i")
+    k = require_int("k", k, low=1)
+    n_classes = require_int("n_classes", n_classes, low=1)
+    rng = np.random.default_rng(require_int("seed", seed, low=0))
     picks = []
     for c in range(n_classes):
         pool = np.flatnonzero(labels == c)
@@ -321,12 +355,14 @@ def k_shot_indices(labels: np.ndarray, k: int, n_classes: int, seed: int = 0) ->
 
 def class_prototypes(features: torch.Tensor, labels: torch.Tensor | np.ndarray, n_classes: int) -> torch.Tensor:
     """(C, D) few-shot prototypes: mean of each class's normalised (N, D) features, renormalised."""
-    n_classes = _check_features_labels(features, labels, n_classes)
+    n_classes = _require_features_labels(features, labels, n_classes)
     labels = torch.as_tensor(labels).long()
     counts = torch.bincount(labels, minlength=n_classes)
     if (counts == 0).any():
         raise ValueError(f"classes {torch.nonzero(counts == 0).flatten().tolist()} have no examples")
-    sums = torch.zeros(n_classes, features.shape[1]).index_add_(0, labels, F.normalize(torch.as_tensor(features), dim=-1))
+    sums = torch.zeros(n_classes, features.shape[1]).index_add_(
+        0, labels, F.normalize(torch.as_tensor(features), dim=-1)
+    )
     return F.normalize(sums, dim=-1)
 
 
@@ -343,17 +379,21 @@ def fit_linear_probe(
 ) -> torch.nn.Linear:
     """Multinomial logistic regression on frozen (N, D) features, trained full-batch with the
     course's training loop (AdamW, cosine schedule) on one CPU thread. Returns the fitted (D -> C) layer."""
-    n_classes = _check_features_labels(features, labels, n_classes)
-    torch.manual_seed(check_int("seed", seed, low=0))
+    n_classes = _require_features_labels(features, labels, n_classes)
+    torch.manual_seed(require_int("seed", seed, low=0))
     x, y = torch.as_tensor(features).float(), torch.as_tensor(labels).long()
     probe = torch.nn.Linear(x.shape[1], n_classes)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny problem: one thread is fastest, and the fit no longer depends on the thread count
-    try:
-        train(probe, lambda step: (x, y), lambda m, b: F.cross_entropy(m(b[0]), b[1]),
-              steps=steps, lr=lr, weight_decay=weight_decay, progress=progress, desc="linear probe")
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1):  # a tiny problem: one thread is fastest, and the fit no longer depends on the thread count
+        train(
+            probe,
+            lambda step: (x, y),
+            lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+            steps=steps,
+            lr=lr,
+            weight_decay=weight_decay,
+            progress=progress,
+            desc="linear probe",
+        )
     return probe
 
 
@@ -362,46 +402,11 @@ def probe_predict(probe: torch.nn.Linear, features: torch.Tensor) -> torch.Tenso
     """(N,) argmax class of a fitted linear probe on (N, D) features."""
     if not isinstance(probe, torch.nn.Linear):
         raise TypeError(f"probe must be a torch.nn.Linear from fit_linear_probe, got {type(probe).__name__}")
-    check_array("features", features, ndim=2, shape=(None, probe.in_features))
+    require_array("features", features, ndim=2, shape=(None, probe.in_features))
     return probe(torch.as_tensor(features).float()).argmax(dim=1)
 
 
 # ---- text-to-image search ----------------------------------------------------------------------
-
-def rank_gallery(query_embeddings: torch.Tensor, gallery_embeddings: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k gallery items per query by cosine: (indices (Q, k), scores (Q, k)), best first."""
-    _check_pair(query_embeddings, gallery_embeddings)
-    k = check_int("k", k, low=1, high=gallery_embeddings.shape[0])
-    top = (query_embeddings @ gallery_embeddings.T).topk(k, dim=1)
-    return top.indices, top.values
-
-
-def recall_at_k(similarity: torch.Tensor | np.ndarray, k: int) -> float:
-    """Fraction of rows whose matching column (the diagonal) is among the row's top k.
-
-    similarity: (N, N) with queries as rows and the match of row i in column i. Use the
-    transpose for the other direction.
-    """
-    s = torch.as_tensor(similarity)
-    check_array("similarity", s, ndim=2)
-    if s.shape[0] != s.shape[1]:
-        raise ValueError(f"similarity must be square (query i matches item i), got {tuple(s.shape)}")
-    k = check_int("k", k, low=1, high=s.shape[1])
-    topk = s.topk(k, dim=1).indices
-    return float((topk == torch.arange(len(s))[:, None]).any(dim=1).float().mean())
-
-
-def label_recall_at_k(similarity: torch.Tensor | np.ndarray, query_labels, gallery_labels, k: int) -> float:
-    """Fraction of (Q, N) query rows with at least one gallery item of the query's label in the top k
-    (search for a class: any matching image counts, not one designated item)."""
-    s = torch.as_tensor(similarity)
-    check_array("similarity", s, ndim=2)
-    q, g = torch.as_tensor(np.asarray(query_labels)), torch.as_tensor(np.asarray(gallery_labels))
-    check_array("query_labels", q, shape=(s.shape[0],))
-    check_array("gallery_labels", g, shape=(s.shape[1],))
-    k = check_int("k", k, low=1, high=s.shape[1])
-    top = s.topk(k, dim=1).indices
-    return float((g[top] == q[:, None]).any(dim=1).float().mean())
 
 
 def render_search(
@@ -417,25 +422,23 @@ def render_search(
 
     Returns a figure, or a Markdown message when the prompt is empty or has words the tiny model
     does not know (it never raises on what a learner types)."""
-    check_array("gallery_images", gallery_images, ndim=4, dtype="uint8")
-    check_array("gallery_embeddings", gallery_embeddings, ndim=2, shape=(len(gallery_images), None))
+    require_array("gallery_images", gallery_images, ndim=4, dtype="uint8")
+    require_array("gallery_embeddings", gallery_embeddings, ndim=2, shape=(len(gallery_images), None))
     if titles is not None and len(titles) != len(gallery_images):
         raise ValueError(f"got {len(gallery_images)} gallery images but {len(titles)} titles")
     if not isinstance(prompt, str) or not prompt.strip():
         return Markdown("Type a prompt, e.g. `a red circle`, and press Enter.")
     missing = unknown_words(tokenizer, prompt)
     if missing:
-        known = sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
-        return Markdown(
-            f"Unknown word(s) **{', '.join(missing)}**: the tiny CLIP only knows the {len(known)} Shapes World words: "
-            + ", ".join(known)
-        )
-    k = check_int("k", k, low=1, high=len(gallery_images))
+        return Markdown(unknown_words_message(tokenizer, prompt, missing))
+    k = require_int("k", k, low=1, high=len(gallery_images))
     idx, scores = rank_gallery(encode_texts(model, tokenizer, [prompt]), gallery_embeddings, k)
     idx, scores = idx[0].tolist(), scores[0].tolist()
-    labels = [f"#{r + 1} cos {s:.2f}" + (f"\n{titles[i]}" if titles is not None else "") for r, (i, s) in enumerate(zip(idx, scores))]
-    fig = show_images(gallery_images[idx], labels, cols=min(k, 8), size=1.5)
+    labels = [
+        f"#{r + 1} cos {s:.2f}" + (f"\n{titles[i]}" if titles is not None else "")
+        for r, (i, s) in enumerate(zip(idx, scores))
+    ]
+    fig = plot_images(gallery_images[idx], labels, cols=min(k, 8), size=1.5)
     fig.suptitle(f"top {k} of {len(gallery_images)} for {prompt!r}", fontsize=10)
     fig.tight_layout()
     return fig
-

@@ -38,7 +38,7 @@ import course_lib
 from course_lib import check, seed_everything
 from course_lib import shapes_world as sw
 from course_lib.photos import list_photos, load_photo
-from course_lib.plots import scene_gallery, show_images
+from course_lib.plots import plot_images, plot_scene_gallery
 from course_lib.tokenizer import build_tokenizer, encode
 
 rng = seed_everything(0)
@@ -96,7 +96,7 @@ for obj in scenes.objects(0):
     print(obj)
 
 # %%
-scene_gallery(n=8, seed=0, max_objects=3);
+plot_scene_gallery(n=8, seed=0, max_objects=3);
 
 # %% [markdown]
 # Within one scene, no two objects share a colour or a shape, so "the red object" or "the
@@ -131,7 +131,7 @@ print(f"objects in 5000 train scenes: {int(present.sum())}, of which held-out co
 
 # %%
 held = sw.generate_scenes(6, seed=0, split="held_out")
-show_images(held.images, sw.make_captions(held, template=0), cols=6, size=1.8);
+plot_images(held.images, sw.make_captions(held, template=0), cols=6, size=1.8);
 
 # %% [markdown]
 # ### Questions and answers
@@ -159,7 +159,7 @@ print("colour change at frame (-1 = never):", clips.color_change_frame)
 
 # %%
 frames = clips.frames[0, ::2]
-show_images(frames, [f"frame {2 * i}" + (" (wall)" if 2 * i == clips.contact_frame[0] else "") for i in range(len(frames))], cols=8);
+plot_images(frames, [f"frame {2 * i}" + (" (wall)" if 2 * i == clips.contact_frame[0] else "") for i in range(len(frames))], cols=8);
 
 # %% [markdown]
 # ### Speed and determinism
@@ -225,11 +225,11 @@ for ax, (name, img) in zip(axes, photos.items()):
 # %% [markdown]
 # ## 5 · Explore Shapes World
 #
-# The explorer below calls `scene_gallery` whenever you move a control. Here it is once,
+# The explorer below calls `plot_scene_gallery` whenever you move a control. Here it is once,
 # statically, so the notebook also shows it when run without a browser:
 
 # %%
-scene_gallery(n=8, seed=7, max_objects=2, split="held_out");
+plot_scene_gallery(n=8, seed=7, max_objects=2, split="held_out");
 
 # %%
 import ipywidgets as w
@@ -237,7 +237,7 @@ import ipywidgets as w
 from course_lib.widgets import explore
 
 explore(
-    scene_gallery,
+    plot_scene_gallery,
     seed=w.IntSlider(value=0, min=0, max=50, description="seed"),
     max_objects=w.IntSlider(value=3, min=1, max=3, description="objects"),
     split=w.Dropdown(options=list(sw.SPLITS), value="train", description="split"),

@@ -47,7 +47,7 @@ from transformers.models.clip.modeling_clip import CLIPEncoderLayer, CLIPVisionE
 
 from course_lib import check, seed_everything
 from course_lib import patches as pt
-from course_lib.clip_model import to_pixel_values
+from course_lib.models.dual_encoder import to_pixel_values
 from course_lib.photos import load_photo
 from course_lib.widgets import explore
 
@@ -329,7 +329,7 @@ pt.plot_position_similarity(sincos, grid6, grid6, title="2-D sin-cos position em
 # %%
 from transformers.utils import logging as hf_logging
 
-from course_lib.clip_model import load_tiny_clip
+from course_lib.models.clip import load_tiny_clip
 
 hf_logging.disable_progress_bar()
 tiny_clip, _ = load_tiny_clip()

@@ -36,6 +36,7 @@
 
 # %%
 import math
+from dataclasses import asdict, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -44,14 +45,18 @@ import torch.nn.functional as F
 from transformers.utils import logging as hf_logging
 
 import course_lib
-from course_lib import bench, check, seed_everything
-from course_lib import clip_model as cm
+from course_lib import check, seed_everything
 from course_lib import contrastive as cl
-from course_lib.plots import heatmap, loss_curve, show_images
 from course_lib import shapes_world as sw
+from course_lib.models import dual_encoder as de
+from course_lib.models.clip import build_tiny_clip, load_tiny_clip, save_tiny_clip, tiny_clip_config
+from course_lib.plots import plot_heatmap, plot_images, plot_loss_curve
+from course_lib.recipes import CLIP_LIVE, SEEDS, TINY_CLIP_SIZE
+from course_lib.retrieval import recall_at_k, retrieval_metrics
 from course_lib.shapes_world import generate_scenes, make_captions
 from course_lib.tokenizer import build_tokenizer
-from course_lib.zero_shot import recall_at_k
+from course_lib.tools import bench
+from course_lib.zero_shot import evaluate_zero_shot
 
 rng = seed_everything(0)
 hf_logging.disable_progress_bar()  # no "Loading weights" bars in checked cells
@@ -115,7 +120,7 @@ print("diagonal is each row's max:", all(C[i].argmax() == i for i in range(4)),
 # %%
 # NBVAL_CHECK_OUTPUT
 w1 = cl.walkthrough(C, tau=1.0)
-print(cl.walkthrough_text(w1))
+print(cl.walkthrough_table(w1))
 
 # %% [markdown]
 # Read row 0 against section 1: the same exps (2.4596, 1.1052, 1.2214, 1.0000), sum 5.7862,
@@ -157,7 +162,7 @@ print(f"full precision: loss = {exact:.6f}")
 # %%
 # NBVAL_CHECK_OUTPUT
 w007 = cl.walkthrough(C, tau=0.07)
-print(cl.walkthrough_text(w007))
+print(cl.walkthrough_table(w007))
 print(f"loss ratio tau=1 / tau=0.07: {w1.loss / w007.loss:.1f}x")
 
 # %%
@@ -212,12 +217,12 @@ print(f"large logits are fine: {info_nce_numpy(np.eye(4) * 1e4):.4f}")
 # %%
 # NBVAL_CHECK_OUTPUT
 tok = build_tokenizer()
-model = cm.build_tiny_clip(tok, seed=0, **cm.LIVE_CONFIG)
-batch = cm.image_text_batch(8, seed=100)
+model = build_tiny_clip(tok, seed=0, **asdict(TINY_CLIP_SIZE))
+batch = de.image_text_batch(8, seed=100)
 enc = tok(batch.captions, padding=True, return_tensors="pt")
 with torch.no_grad():
     out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                pixel_values=cm.to_pixel_values(batch.scenes.images), return_loss=True)
+                pixel_values=de.to_pixel_values(batch.scenes.images), return_loss=True)
     scale = model.logit_scale.exp()
     ours = cl.clip_loss(out.image_embeds, out.text_embeds, scale)
     by_hand = cl.walkthrough(cl.cosine_matrix(out.image_embeds, out.text_embeds).double().numpy(), tau=1 / scale.item())
@@ -274,7 +279,7 @@ plt.colorbar(im, ax=ax);
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"log(1/0.07) = {cl.logit_scale_init(0.07):.4f}; exp of it = {math.exp(cl.logit_scale_init(0.07)):.4f} = 1/0.07")
-fresh = cm.build_tiny_clip(tok, seed=0, **cm.LIVE_CONFIG)
+fresh = build_tiny_clip(tok, seed=0, **asdict(TINY_CLIP_SIZE))
 print(f"CLIPModel initialises logit_scale to {fresh.logit_scale.item():.4f}")
 print(f"the clamp: exp(logit_scale) <= {cl.MAX_LOGIT_SCALE:.0f}, i.e. logit_scale <= log(100) = {math.log(100):.4f}, tau >= 0.01")
 
@@ -288,14 +293,14 @@ print(f"the clamp: exp(logit_scale) <= {cl.MAX_LOGIT_SCALE:.0f}, i.e. logit_scal
 # NBVAL_CHECK_OUTPUT
 with torch.no_grad():
     fresh.logit_scale.fill_(6.0)  # exp(6) = 403
-    o = fresh(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=cm.to_pixel_values(batch.scenes.images))
+    o = fresh(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=de.to_pixel_values(batch.scenes.images))
     cos = cl.cosine_matrix(o.image_embeds, o.text_embeds)
     print(f"forward uses scale {(o.logits_per_image / cos).mean().item():.1f}: no clamp inside the model")
     cl.clamp_logit_scale(fresh)
 print(f"after clamp_logit_scale: logit_scale = {fresh.logit_scale.item():.4f}, scale = {fresh.logit_scale.exp().item():.1f}")
 
 # %% [markdown]
-# The clamp belongs in the training loop, after every optimiser step. `cm.train_dual_encoder`
+# The clamp belongs in the training loop, after every optimiser step. `de.train_dual_encoder`
 # passes `after_step=lambda m: clamp_logit_scale(m, 100)` to the course's shared loop
 # (`course_lib.training.train`); this is the whole of it:
 
@@ -332,9 +337,9 @@ print(f"B = 32768 (CLIP's batch): ln B = {math.log(32768):.4f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-plain = cm.image_text_batch(64, seed=7, positives="diagonal")
+plain = de.image_text_batch(64, seed=7, positives="diagonal")
 audit = cl.duplicate_audit(plain.captions)
-described = cm.image_text_batch(64, seed=7, positives="described").positives
+described = de.image_text_batch(64, seed=7, positives="described").positives
 print(f"batch of {audit['n']}: {audit['unique']} distinct captions; {audit['in_duplicates']} captions have a twin")
 print(f"identical-caption pairs treated as negatives: {audit['false_negative_pairs']}")
 print(f"off-diagonal pairs (i, j) where caption j is also true of image i: {int(described.sum()) - 64}")
@@ -343,7 +348,7 @@ print(f"example duplicate: {dup!r} x {plain.captions.count(dup)}")
 
 # %% [markdown]
 # Exact duplicates are only part of the story: "red circle" is also true of an image captioned
-# "a small red circle on the left". `cm.described_by` marks every caption that is true of an
+# "a small red circle on the left". `de.described_by` marks every caption that is true of an
 # image (same colour and shape, and the same size and position when the caption names them).
 #
 # Two remedies:
@@ -374,9 +379,9 @@ torch.testing.assert_close(cl.multi_positive_loss(lg, torch.eye(3, dtype=torch.b
 compare = {}
 for name, kwargs in (("plain (diagonal only)", dict(positives="diagonal", loss="clip_plain")),
                      ("multi-positive (described)", dict(positives="described", loss="clip"))):
-    m = cm.build_tiny_clip(tok, seed=0, **cm.LIVE_CONFIG)
-    r = cm.train_dual_encoder(m, tok, **{**cm.LIVE_RECIPE, "steps": 300, "partial_share": 0.0}, **kwargs, progress=False)
-    compare[name] = cm.evaluate_zero_shot(m, tok, n=500)
+    m = build_tiny_clip(tok, seed=0, **asdict(TINY_CLIP_SIZE))
+    r = de.train_dual_encoder(m, tok, **asdict(replace(CLIP_LIVE, steps=300, partial_share=0.0)), **kwargs, progress=False)
+    compare[name] = evaluate_zero_shot(m, tok, 500, SEEDS.clip_zero_shot)
     print(f"{name:27s}: zero-shot seen {compare[name]['seen']:.3f}, held-out {compare[name]['held_out']:.3f} ({r.seconds:.1f} s)")
 
 # %% [markdown]
@@ -391,7 +396,7 @@ for name, kwargs in (("plain (diagonal only)", dict(positives="diagonal", loss="
 #
 # %%
 # NBVAL_CHECK_OUTPUT
-pb = cm.image_text_batch(64, seed=3, unique_captions=True, partial_share=0.3)
+pb = de.image_text_batch(64, seed=3, unique_captions=True, partial_share=0.3)
 for j, caption in enumerate(pb.captions):
     if caption in ("a red object", "a circle", "a blue object"):
         print(f"{caption!r:16} is a positive for {int(pb.positives[:, j].sum())} images of this batch")
@@ -411,7 +416,7 @@ for j, caption in enumerate(pb.captions):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-rb = cm.image_text_batch(64, seed=3, unique_captions=True, partial_share=0.4, repaint_share=0.3)
+rb = de.image_text_batch(64, seed=3, unique_captions=True, partial_share=0.4, repaint_share=0.3)
 rows = np.nonzero(rb.repainted)[0][:6]
 print(f"{rb.repainted.sum()} of {len(rb)} images repainted; their captions: {[rb.captions[i] for i in rows]}")
 # the claim above, checked: no repainted object's colour is nearest to a colour held out with its shape
@@ -419,7 +424,7 @@ painted = np.array([img[(img != sw.BACKGROUND).any(-1)][0] for img in rb.scenes.
 assert not sw.is_held_out(sw.nearest_palette_color(painted), rb.scenes.shapes[rb.repainted, 0]).any()
 
 # %%
-show_images(rb.scenes.images[rows], [rb.captions[i] for i in rows], cols=6);
+plot_images(rb.scenes.images[rows], [rb.captions[i] for i in rows], cols=6);
 
 # %% [markdown]
 # When the recipe was chosen, partial captions, repainting and a strong weight decay (0.2,
@@ -435,29 +440,29 @@ show_images(rb.scenes.images[rows], [rb.captions[i] for i in rows], cols=6);
 
 # %%
 # NBVAL_CHECK_OUTPUT
-cfg = cm.tiny_clip_config(tok, **cm.LIVE_CONFIG)
+cfg = tiny_clip_config(tok, **asdict(TINY_CLIP_SIZE))
 v, t = cfg.vision_config, cfg.text_config
 print(f"vision: {v.image_size}px, patch {v.patch_size} -> {(v.image_size // v.patch_size) ** 2} patches + 1 class token; "
       f"width {v.hidden_size}, {v.num_hidden_layers} layers, {v.num_attention_heads} heads")
 print(f"text: vocabulary {t.vocab_size}, eos id {t.eos_token_id} ({tok.convert_ids_to_tokens(t.eos_token_id)}), "
       f"width {t.hidden_size}, {t.num_hidden_layers} layers")
 print(f"shared space: {cfg.projection_dim} dims; parameters: {sum(p.numel() for p in model.parameters()):,}")
-print("recipe:", cm.LIVE_RECIPE)
+print("recipe:", CLIP_LIVE)
 
 # %% [markdown]
 # A test set of paired scenes and captions from **all** compositions, including held-out ones
 # the training batches never show (`split="train"` only in training):
 
 # %%
-test_scenes = generate_scenes(256, seed=cm.TEST_SEED + 1, split="all")
+test_scenes = generate_scenes(256, seed=SEEDS.clip_retrieval, split="all")
 test_captions = make_captions(test_scenes, seed=0, template=6)  # "an image of a {size} {color} {shape} {where}"
-show_images(test_scenes.images[:8], test_captions[:8], cols=8);
+plot_images(test_scenes.images[:8], test_captions[:8], cols=8);
 
 
 # %%
 def similarity_heatmap(m, title):
-    sim = cm.encode_images(m, test_scenes.images[:10]) @ cm.encode_texts(m, tok, test_captions[:10]).T
-    heatmap(sim, [f"img {i}" for i in range(10)], test_captions[:10], title=title, fmt=".1f")
+    sim = de.encode_images(m, test_scenes.images[:10]) @ de.encode_texts(m, tok, test_captions[:10]).T
+    plot_heatmap(sim, [f"img {i}" for i in range(10)], test_captions[:10], title=title, fmt=".1f")
 
 
 similarity_heatmap(model, "before training: cosine(image, caption)")
@@ -469,10 +474,10 @@ similarity_heatmap(model, "before training: cosine(image, caption)")
 
 # %%
 seed_everything(0)
-model = cm.build_tiny_clip(tok, seed=0, **cm.LIVE_CONFIG)
-result = cm.train_dual_encoder(model, tok, **cm.LIVE_RECIPE, desc="tiny CLIP (live)")
-loss_curve(result.losses, title="tiny CLIP training loss")
-plt.axhline(math.log(cm.LIVE_RECIPE["batch_size"]), color="grey", ls="--", label="chance, ln B")
+model = build_tiny_clip(tok, seed=0, **asdict(TINY_CLIP_SIZE))
+result = de.train_dual_encoder(model, tok, **asdict(CLIP_LIVE), desc="tiny CLIP (live)")
+plot_loss_curve(result.losses, title="tiny CLIP training loss")
+plt.axhline(math.log(CLIP_LIVE.batch_size), color="grey", ls="--", label="chance, ln B")
 plt.legend();
 
 # %%
@@ -485,8 +490,8 @@ similarity_heatmap(model, "after training: cosine(image, caption)")
 # colour-shape pair, reported separately for compositions seen in training and held-out ones.
 
 # %%
-live_retrieval = cm.retrieval_metrics(model, tok, test_scenes, test_captions)
-live_zero_shot = cm.evaluate_zero_shot(model, tok)
+live_retrieval = retrieval_metrics(model, tok, test_scenes, test_captions)
+live_zero_shot = evaluate_zero_shot(model, tok, 1000, SEEDS.clip_zero_shot)
 print(" ".join(f"{k} {v:.3f}" for k, v in live_retrieval.items()))
 print(f"zero-shot top-1: seen {live_zero_shot['seen']:.3f} (n={live_zero_shot['n_seen']}), "
       f"held-out {live_zero_shot['held_out']:.3f} (n={live_zero_shot['n_held_out']})")
@@ -497,7 +502,7 @@ bench.report("clip_live", seconds=round(result.seconds, 1), steps=result.steps, 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("loss fell below half of chance:", np.mean(result.losses[-20:]) < math.log(cm.LIVE_RECIPE["batch_size"]) / 2)
+print("loss fell below half of chance:", np.mean(result.losses[-20:]) < math.log(CLIP_LIVE.batch_size) / 2)
 print("zero-shot on seen compositions >= 0.90:", live_zero_shot["seen"] >= 0.90)
 print("zero-shot on held-out compositions >= 0.75:", live_zero_shot["held_out"] >= 0.75)
 
@@ -515,12 +520,12 @@ import tempfile
 from pathlib import Path
 
 with tempfile.TemporaryDirectory() as folder:
-    cm.save_tiny_clip(model, tok, folder)
+    save_tiny_clip(model, tok, folder)
     print(sorted(p.name for p in Path(folder).iterdir()))
-    reloaded, tok2 = cm.load_tiny_clip(folder)  # CLIPModel.from_pretrained(folder, local_files_only=True)
+    reloaded, tok2 = load_tiny_clip(folder)  # CLIPModel.from_pretrained(folder, local_files_only=True)
 probe = ["a photo of a red circle", "a small blue square on the left"]
-torch.testing.assert_close(cm.encode_texts(reloaded, tok2, probe), cm.encode_texts(model, tok, probe))
-torch.testing.assert_close(cm.encode_images(reloaded, test_scenes.images[:4]), cm.encode_images(model, test_scenes.images[:4]))
+torch.testing.assert_close(de.encode_texts(reloaded, tok2, probe), de.encode_texts(model, tok, probe))
+torch.testing.assert_close(de.encode_images(reloaded, test_scenes.images[:4]), de.encode_images(model, test_scenes.images[:4]))
 print("reloaded model gives identical embeddings:", True)
 
 # %% [markdown]
@@ -528,18 +533,18 @@ print("reloaded model gives identical embeddings:", True)
 #
 # Notebooks 01, 04 and 05 do not retrain: they load `data/tiny_clip`, made by the same code with
 # the same recipe trained longer (1,800 steps). One command rebuilds it
-# deterministically: `python -m course_lib.checkpoints tiny_clip`. Its `metrics.json` records
+# deterministically: `python -m course_lib.tools.checkpoints tiny_clip`. Its `metrics.json` records
 # the run that made it:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from course_lib.checkpoints import load_metrics
+from course_lib.tools.checkpoints import load_metrics
 
 shipped_metrics = load_metrics("tiny_clip")
 print("command:", shipped_metrics["command"])
 print("recipe:", shipped_metrics["recipe"])
-shipped, shipped_tok = cm.load_tiny_clip()
-shipped_zero_shot = cm.evaluate_zero_shot(shipped, shipped_tok)
+shipped, shipped_tok = load_tiny_clip()
+shipped_zero_shot = evaluate_zero_shot(shipped, shipped_tok, 1000, SEEDS.clip_zero_shot)
 print(f"zero-shot top-1 on 1,000 test scenes: seen {shipped_zero_shot['seen']:.3f}, held-out {shipped_zero_shot['held_out']:.3f}")
 print("matches metrics.json:", all(abs(shipped_zero_shot[k] - shipped_metrics["zero_shot"][k]) < 0.002 for k in ("seen", "held_out")))
 

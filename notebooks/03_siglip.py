@@ -43,6 +43,7 @@
 import inspect
 import math
 import time
+from dataclasses import asdict, replace
 
 import ipywidgets as w
 import numpy as np
@@ -50,16 +51,16 @@ import torch
 from transformers import SiglipModel
 
 from course_lib import check, seed_everything
-from course_lib.bench import report
-from course_lib.clip_model import image_text_batch, to_pixel_values
 from course_lib.contrastive import WALKTHROUGH_COSINES
-from course_lib.distributed import (comparison_plot, comparison_text, distributed_comparison, faulty_worker, launch, loss_memory,
-                                    siglip_ring_loss)
+from course_lib.distributed import (comparison_table, distributed_comparison, faulty_worker, launch, loss_memory,
+                                    plot_comparison, siglip_ring_loss)
+from course_lib.models.dual_encoder import image_text_batch, to_pixel_values
+from course_lib.models.siglip import FixedLengthTokenizer, build_tiny_siglip, set_paper_init, tiny_siglip_config
 from course_lib.sigmoid_loss import (PAIR_EXAMPLES, initial_loss, pair_loss, pair_loss_table, prior_bias, prior_loss,
                                      render_sigmoid_explorer, sigmoid_loss, sigmoid_loss_chunked)
-from course_lib.siglip_model import (FixedLengthTokenizer, build_tiny_siglip, set_paper_init, small_batch_study, study_plot,
-                                     study_text, tiny_siglip_config)
+from course_lib.studies import plot_study, small_batch_study, study_table
 from course_lib.tokenizer import build_tokenizer
+from course_lib.tools.bench import report
 from course_lib.widgets import explore
 
 rng = seed_everything(0)
@@ -339,7 +340,7 @@ table = distributed_comparison(world_sizes=(2, 4), block_sizes=(256, 1024), dim=
 dist_seconds = time.perf_counter() - start
 for row in table:
     assert abs(row["loss"] - row["reference"]) <= 1e-4 * abs(row["reference"]), row
-print(comparison_text(table))
+print(comparison_table(table))
 
 # %% [markdown]
 # Both distributed losses equal the single-process ones. The traffic: a ring rank sends W - 1
@@ -348,9 +349,9 @@ print(comparison_text(table))
 # Per-rank peak memory and time, which depend on the machine (not checked):
 
 # %%
-print(comparison_text(table, memory=True))
+print(comparison_table(table, memory=True))
 print(f"({dist_seconds:.1f} s for the two launches)")
-comparison_plot(table);
+plot_comparison(table);
 
 # %% [markdown]
 # At fixed b, a CLIP rank holds 2 · N · D gathered numbers and (b, N) logits, both growing with
@@ -383,18 +384,19 @@ print(f"(reported after {time.perf_counter() - start:.1f} s; no process is left 
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from course_lib.recipes import SEEDS, SIGLIP_STUDY
 from course_lib.shapes_world import ALL_COMPOSITIONS
-from course_lib.siglip_model import STUDY_SEED, build_study_model
+from course_lib.studies import build_study_model
 
 for name, kind in (("tiny CLIP", "clip"), ("tiny SigLIP", "siglip")):
     m = build_study_model(kind)[0]
     v = m.config.vision_config
     print(f"{name:11s}: {v.num_hidden_layers} layers, width {v.hidden_size}, {v.image_size}-pixel images in "
           f"{v.patch_size}-pixel patches, {sum(p.numel() for p in m.parameters()):,} parameters")
-STUDY = dict(batch_sizes=(16, 64), steps=300, lr=2e-3, n_test=600, threads=2)
-print(f"study: batch sizes {STUDY['batch_sizes']}, {STUDY['steps']} steps each, lr {STUDY['lr']}; zero-shot top-1 over "
-      f"{len(ALL_COMPOSITIONS)} colour-shape prompts on {STUDY['n_test']} single-object test scenes (seed {STUDY_SEED})")
-print(f"Adam moves a parameter by about lr per step: b and t' can drift by at most about {STUDY['steps'] * STUDY['lr']:.1f} in this run")
+STUDY = SIGLIP_STUDY  # course_lib.recipes: every recipe of the course in one place
+print(f"study: batch sizes {STUDY.batch_sizes}, {STUDY.steps} steps each, lr {STUDY.lr}; zero-shot top-1 over "
+      f"{len(ALL_COMPOSITIONS)} colour-shape prompts on {STUDY.n_test} single-object test scenes (seed {SEEDS.batch_study})")
+print(f"Adam moves a parameter by about lr per step: b and t' can drift by at most about {STUDY.steps * STUDY.lr:.1f} in this run")
 
 # %% [markdown]
 # Training the four models takes about a minute and a half on two cores. The accuracies depend
@@ -403,10 +405,10 @@ print(f"Adam moves a parameter by about lr per step: b and t' can drift by at mo
 
 # %%
 start = time.perf_counter()
-study = small_batch_study(**STUDY)
+study = small_batch_study(**asdict(STUDY))
 study_seconds = time.perf_counter() - start
-print(study_text(study))
-for bs in STUDY["batch_sizes"]:
+print(study_table(study))
+for bs in STUDY.batch_sizes:
     clip_row, siglip_row = (next(r for r in study if r["batch_size"] == bs and r["kind"] == k) for k in ("clip", "siglip"))
     gaps = ", ".join(f"{split} {siglip_row[split] - clip_row[split]:+.3f}" for split in ("seen", "held_out"))
     print(f"batch {bs:3d}: SigLIP minus CLIP accuracy: {gaps}")
@@ -415,12 +417,12 @@ for r in study:
     report(f"nb03_{r['kind']}_b{r['batch_size']}", seconds=r["seconds"], seen=r["seen"], held_out=r["held_out"])
 
 # %%
-study_plot(study);
+plot_study(study);
 
 # %% [markdown]
 # Read the gaps with care. These are single seeds of tiny models trained for a few hundred steps
 # on a toy task, and runs this short are sensitive to the seed and the number of steps (try it:
-# change `STUDY["steps"]` and run the cell again). The
+# run `small_batch_study(**asdict(replace(STUDY, steps=600)))`). The
 # paper's small-batch advantage was measured on large models over long runs, with "small" meaning
 # hundreds to a few thousand pairs. A short run is also special for SigLIP: Adam moves each
 # parameter by about the learning rate per step (the bound is printed with the study settings),

@@ -49,10 +49,13 @@ import torch
 from course_lib import check, seed_everything
 from course_lib import shapes_world as sw
 from course_lib import zero_shot as zs
-from course_lib.checkpoints import load_metrics
-from course_lib.clip_model import TEST_SEED, encode_images, encode_texts, load_tiny_clip, to_pixel_values
+from course_lib import retrieval
 from course_lib.exercises import nb04_zero_shot as ex
-from course_lib.plots import show_images
+from course_lib.models.clip import load_tiny_clip
+from course_lib.models.dual_encoder import encode_images, encode_texts, to_pixel_values
+from course_lib.plots import plot_images
+from course_lib.recipes import SEEDS
+from course_lib.tools.checkpoints import load_metrics
 from course_lib.widgets import explore
 
 seed_everything(0)
@@ -66,7 +69,7 @@ print(f"tiny CLIP: {sum(p.numel() for p in model.parameters()):,} parameters, em
 
 # %%
 # NBVAL_CHECK_OUTPUT
-test = sw.generate_scenes(1000, seed=TEST_SEED, split="all")  # the test split of notebook 02's metrics
+test = sw.generate_scenes(1000, seed=SEEDS.clip_zero_shot, split="all")  # the test split of notebook 02's metrics
 class_prompts = sw.prompts("a photo of a {color} {shape}")  # (30,) in label order
 image = test.subset(slice(0, 1))
 img = encode_images(model, image.images)  # (1, D), unit length
@@ -80,7 +83,7 @@ for i in cos.topk(3).indices.tolist():
     print(f"{class_prompts[i]:28s} cosine {cos[i]:.3f}  logit {scale * cos[i]:6.2f}  probability {probs[i]:.4f}")
 
 # %%
-show_images(image.images, [sw.make_captions(image, template=0)[0]], cols=1, size=2.2);
+plot_images(image.images, [sw.make_captions(image, template=0)[0]], cols=1, size=2.2);
 
 # %% [markdown]
 # Shapes World has 6 colours x 5 shapes = 30 colour-shape classes. We wrote one prompt per class
@@ -311,6 +314,26 @@ for s in (1.0, scale, 100.0):
 # which it has not seen. The risk-coverage curve shows every threshold at once: sort images from
 # most to least confident, and plot the error rate of the answered ones against the fraction
 # answered. Lower is better; the area under it (AURC) summarises it.
+#
+# Both steps are a few lines; here they are, written out. The cell after them checks that they
+# agree with `zs.calibrate_threshold` and `zs.selective_metrics` on every threshold it uses.
+
+# %%
+def calibrate(conf, correct, target_risk):
+    """The lowest threshold whose answered images have an error rate <= target_risk (inf if none)."""
+    conf, correct = np.asarray(conf, dtype=float), np.asarray(correct)
+    for t in np.unique(conf):  # ascending: the first threshold that meets the target answers the most
+        if (~correct[conf >= t]).mean() <= target_risk:
+            return float(t)
+    return float("inf")
+
+
+def answer_or_abstain(conf, correct, threshold):
+    """Answer where conf >= threshold: the share answered (coverage) and the error rate among them (risk)."""
+    answered = np.asarray(conf, dtype=float) >= threshold
+    wrong = ~np.asarray(correct)[answered]
+    return {"coverage": answered.mean(), "risk": wrong.mean() if answered.any() else float("nan")}
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -325,6 +348,9 @@ for kind in zs.CONFIDENCES:
     conf[kind] = (c_test, test_right)
     t = zs.calibrate_threshold(c_val, val_right, TARGET_RISK)
     v, te = zs.selective_metrics(c_val, val_right, t), zs.selective_metrics(c_test, test_right, t)
+    assert calibrate(c_val, val_right, TARGET_RISK) == t  # the scratch version agrees with course_lib's
+    for ours, lib in ((answer_or_abstain(c_val, val_right, t), v), (answer_or_abstain(c_test, test_right, t), te)):
+        assert ours["coverage"] == lib["coverage"] and ours["risk"] == lib["risk"]
     answered = c_test.numpy() >= t
     print(f"{kind:9s}: threshold {t:.3f} | validation coverage {v['coverage']:.3f} risk {v['risk']:.3f} | "
           f"test coverage {te['coverage']:.3f} risk {te['risk']:.3f} | answered seen {answered[~held_test].mean():.3f}, held-out {answered[held_test].mean():.3f}")
@@ -501,7 +527,7 @@ gallery = sw.generate_scenes(300, seed=13, split="all")
 gallery_emb = encode_images(model, gallery.images)
 class_sim = protos_zs @ gallery_emb.T  # (30 queries, 300 images)
 for k in (1, 5, 10):
-    print(f"class queries   recall@{k:<2d} {zs.label_recall_at_k(class_sim, np.arange(30), gallery.labels, k):.3f}")
+    print(f"class queries   recall@{k:<2d} {retrieval.label_recall_at_k(class_sim, np.arange(30), gallery.labels, k):.3f}")
 captions = sw.make_captions(gallery, template=6)  # "an image of a {size} {color} {shape} {where}"
 ids = {c: i for i, c in enumerate(dict.fromkeys(captions))}
 caption_labels = np.array([ids[c] for c in captions])
@@ -509,9 +535,9 @@ queries = list(ids)
 caption_sim = encode_texts(model, tokenizer, queries) @ gallery_emb.T
 print(f"{len(queries)} distinct detailed captions for {len(gallery)} images, e.g. {queries[0]!r}")
 for k in (1, 5, 10):
-    print(f"caption queries recall@{k:<2d} {zs.label_recall_at_k(caption_sim, np.arange(len(queries)), caption_labels, k):.3f}")
-assert zs.label_recall_at_k(class_sim, np.arange(30), gallery.labels, 1) > 0.9
-assert zs.label_recall_at_k(caption_sim, np.arange(len(queries)), caption_labels, 1) < 0.5 < zs.label_recall_at_k(caption_sim, np.arange(len(queries)), caption_labels, 10)
+    print(f"caption queries recall@{k:<2d} {retrieval.label_recall_at_k(caption_sim, np.arange(len(queries)), caption_labels, k):.3f}")
+assert retrieval.label_recall_at_k(class_sim, np.arange(30), gallery.labels, 1) > 0.9
+assert retrieval.label_recall_at_k(caption_sim, np.arange(len(queries)), caption_labels, 1) < 0.5 < retrieval.label_recall_at_k(caption_sim, np.arange(len(queries)), caption_labels, 10)
 
 # %% [markdown]
 # Class queries find a right image at rank 1 almost always. Detailed captions name size, colour,
@@ -631,7 +657,7 @@ check("04.recall", answer)
 # <details><summary>Solution</summary>
 #
 # ```python
-# answer = zs.recall_at_k(torch.tensor(ex.SIM), 1)
+# answer = retrieval.recall_at_k(torch.tensor(ex.SIM), 1)
 # ```
 # </details>
 #

@@ -40,22 +40,27 @@
 # failures often come from the LM answering without looking. Both are standard interview topics.
 
 # %%
+from dataclasses import asdict
+
 import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from torch import nn
 from transformers import LlavaNextImageProcessorPil, LlavaNextProcessor, LlavaProcessor
 from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 from transformers.utils import logging as hf_logging
 
 from course_lib import budgets, check, seed_everything
-from course_lib import llava as lv
 from course_lib import shapes_world as sw
-from course_lib.bench import report
-from course_lib.causal_lm import complete, load_tiny_lm
-from course_lib.checkpoints import load_metrics
-from course_lib.clip_model import image_processor, load_tiny_clip, to_pixel_values
-from course_lib.plots import loss_curve, show_images
+from course_lib.models import llava as lv
+from course_lib.models.causal_lm import complete, load_tiny_lm
+from course_lib.models.clip import load_tiny_clip
+from course_lib.models.dual_encoder import image_processor, to_pixel_values
+from course_lib.plots import plot_images, plot_loss_curve
+from course_lib.recipes import LLAVA_CHECKPOINT, LLAVA_LIVE, SEEDS
+from course_lib.tools.bench import report
+from course_lib.tools.checkpoints import load_metrics
 from course_lib.widgets import explore
 
 seed_everything(0)
@@ -111,17 +116,35 @@ for part, (total, trainable) in lv.count_parameters(model).items():
 # ## 3 · The projector from scratch
 #
 # LLaVA (Liu et al. 2023) used a single linear layer; LLaVA-1.5 (Liu et al. 2024) a two-layer MLP
-# with a GELU. Both are a few lines. Our `Projector` names its layers like the library's, so the
-# library's weights load into it unchanged, and the two must agree to the last bit.
+# with a GELU. Both are a few lines, written here. Our `Projector` names its layers like the
+# library's, so the library's weights load into it unchanged, and the two must agree to the last
+# bit (as must `course_lib.models.llava.Projector`, the same class with input checks).
+
+# %%
+class Projector(nn.Module):
+    """Vision features (B, N, Dv) -> LM embeddings (B, N, Dt): linear_1, then (kind "mlp") GELU and linear_2."""
+
+    def __init__(self, vision_dim, text_dim, kind="mlp"):
+        super().__init__()
+        self.linear_1 = nn.Linear(vision_dim, text_dim)
+        self.linear_2 = nn.Linear(text_dim, text_dim) if kind == "mlp" else None
+
+    def forward(self, features):
+        hidden = self.linear_1(features)
+        return hidden if self.linear_2 is None else self.linear_2(nn.functional.gelu(hidden))
+
 
 # %%
 # NBVAL_CHECK_OUTPUT
 hf_projector = model.model.multi_modal_projector
-scratch = lv.Projector(vc.hidden_size, tc.hidden_size, kind="mlp")
+scratch = Projector(vc.hidden_size, tc.hidden_size, kind="mlp")
 scratch.load_state_dict(hf_projector.state_dict())
 features = torch.randn(2, 36, vc.hidden_size)
 torch.testing.assert_close(scratch(features), hf_projector(features))
-linear = lv.Projector(vc.hidden_size, tc.hidden_size, kind="linear")
+course_lib_projector = lv.Projector(vc.hidden_size, tc.hidden_size, kind="mlp")
+course_lib_projector.load_state_dict(scratch.state_dict())
+torch.testing.assert_close(course_lib_projector(features), scratch(features))
+linear = Projector(vc.hidden_size, tc.hidden_size, kind="linear")
 print(f"{type(hf_projector).__name__} == scratch MLP projector: output {tuple(scratch(features).shape)}")
 print(f"MLP projector: {sum(p.numel() for p in scratch.parameters()):,} parameters; "
       f"linear projector: {sum(p.numel() for p in linear.parameters()):,}")
@@ -159,7 +182,7 @@ inputs = processor(images=list(scenes.images[:1]), text=["<image> how many objec
 ids = inputs["input_ids"][0]
 n_image = int((ids == tokenizer.image_token_id).sum())
 print(f"prompt '<image> how many objects are there ?' -> {len(ids)} ids, {n_image} of them <image>")
-print(f"(S/P)^2 = ({vc.image_size}/{vc.patch_size})^2 = {lv.image_token_count(vc.image_size, vc.patch_size)}")
+print(f"(S/P)^2 = ({vc.image_size}/{vc.patch_size})^2 = {budgets.tokens_per_image(vc.image_size, vc.patch_size)}")
 print("tokens:", " ".join(tokenizer.convert_ids_to_tokens(ids[:3].tolist())), "...",
       " ".join(tokenizer.convert_ids_to_tokens(ids[-8:].tolist())))
 scratch_ids = tokenizer(lv.expand_image_token("<image> how many objects are there ?", n_image), return_tensors="pt")["input_ids"][0]
@@ -227,7 +250,7 @@ for prompt in ["how many objects are there ?", "is there a red circle ?", "what 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-batch = lv.vqa_batch(tokenizer, 2, seed=11, turns=lv.CHECKPOINT_RECIPE["turns"])
+batch = lv.vqa_batch(tokenizer, 2, seed=11, turns=LLAVA_CHECKPOINT.turns)
 ids, row = batch["input_ids"][0], batch["labels"][0]
 print(f"batch: input_ids {tuple(batch['input_ids'].shape)}, pixel_values {tuple(batch['pixel_values'].shape)}")
 text = ids[(batch["attention_mask"][0] == 1) & (ids != tokenizer.image_token_id)]
@@ -236,19 +259,18 @@ print("labelled tokens of example 0:", tokenizer.decode(row[row != -100].tolist(
       f"({int((row != -100).sum())} of {int(batch['attention_mask'][0].sum())} tokens)")
 
 # %%
-LIVE = dict(lv.CHECKPOINT_RECIPE, stage1_steps=100, stage2_steps=350)  # the shipped recipe, shorter
-first, second = lv.train_two_stages(model, tokenizer, **LIVE)
+first, second = lv.train_two_stages(model, tokenizer, **asdict(LLAVA_LIVE))  # the shipped recipe, shorter
 live_seconds = first.seconds + second.seconds
 print(f"stage 1: {first.steps} steps in {first.seconds:.0f} s; stage 2: {second.steps} steps in {second.seconds:.0f} s")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-loss_curve(first.losses, title="stage 1: projector only, captions", ax=axes[0])
-loss_curve(second.losses, title="stage 2: projector + LM, answer tokens", ax=axes[1])
+plot_loss_curve(first.losses, title="stage 1: projector only, captions", ax=axes[0])
+plot_loss_curve(second.losses, title="stage 2: projector + LM, answer tokens", ax=axes[1])
 fig.tight_layout()
 
 # %%
-eval_scenes, eval_qa = lv.eval_set(1000)
+eval_scenes, eval_qa = lv.eval_set(1000, SEEDS.llava_eval)
 live_metrics, _ = lv.evaluate(model, tokenizer, eval_scenes, eval_qa[:300])
 print(f"live model on 300 held-out questions: overall exact match {live_metrics['overall']:.3f}")
 report("llava_live", seconds=round(live_seconds, 1), overall=round(live_metrics["overall"], 3))
@@ -260,14 +282,14 @@ report("llava_live", seconds=round(live_seconds, 1), overall=round(live_metrics[
 # %%
 show = [q for q in eval_qa if q.kind == sw.QUESTION_TYPES[q.scene % len(sw.QUESTION_TYPES)]][:8]  # one per scene, mixed types
 answers = lv.generate_answers(model, tokenizer, eval_scenes.images[[q.scene for q in show]], [q.question for q in show])
-show_images(eval_scenes.images[[q.scene for q in show]],
+plot_images(eval_scenes.images[[q.scene for q in show]],
             [f"{q.question}\n-> {a} ({'ok' if a == q.answer else 'truth: ' + q.answer})" for q, a in zip(show, answers)],
             cols=4, size=2.6);
 
 # %% [markdown]
 # ## 7 · Image or prior? The full evaluation
 #
-# The shipped tiny LLaVA (`data/tiny_llava`, rebuilt by `python -m course_lib.checkpoints
+# The shipped tiny LLaVA (`data/tiny_llava`, rebuilt by `python -m course_lib.tools.checkpoints
 # tiny_llava`) trained longer with the same recipe. Its builder also trained a **blind baseline**:
 # the same LM, the same stage-2 recipe, with the image withheld. Whatever the blind model gets
 # right comes from language priors alone. **Hallucination** is the yes-rate on "is there a ...?"
@@ -282,7 +304,7 @@ blank = lv.evaluate(shipped, tokenizer, sw.Scenes(np.zeros_like(eval_scenes.imag
 llava_metrics = load_metrics("tiny_llava")
 print(f"{len(eval_qa)} questions about {len(eval_scenes)} held-out scenes; chance: colour 1/{len(sw.COLORS)}, "
       f"shape 1/{len(sw.SHAPES)}, size 1/{len(sw.SIZES)}, position 1/{len(sw.POSITIONS)}, existence 1/2")
-print(lv.format_metrics({"tiny LLaVA": shipped_metrics, "blind (trained)": llava_metrics["blind"],
+print(lv.metrics_table({"tiny LLaVA": shipped_metrics, "blind (trained)": llava_metrics["blind"],
                          "LLaVA, black image": blank}))
 margin = {k: shipped_metrics[k] - llava_metrics["blind"][k] for k in sw.QUESTION_TYPES}
 print("LLaVA minus blind:", ", ".join(f"{k} {v:+.3f}" for k, v in margin.items()))
@@ -399,11 +421,11 @@ print(f"measured {real:,} bytes == formula {formula:,} bytes: {real == formula}"
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(budgets.budget_text(672, 672, "anyres", "7B (GQA: 8 KV heads)", "fp16", images=1))
+print(budgets.render_budget(672, 672, "anyres", "7B (GQA: 8 KV heads)", "fp16", images=1))
 
 # %%
 explore(
-    budgets.budget_text,
+    budgets.render_budget,
     height=ipywidgets.IntSlider(value=672, min=112, max=2016, step=56, description="height"),
     width=ipywidgets.IntSlider(value=672, min=112, max=2016, step=56, description="width"),
     tiling=ipywidgets.Dropdown(options=list(budgets.TILINGS), value="anyres", description="tiling"),

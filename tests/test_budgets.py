@@ -1,4 +1,5 @@
 """Token counts (single crop, tiles, AnyRes) against LlavaNextProcessor; KV bytes against a real cache."""
+
 import numpy as np
 import pytest
 import torch
@@ -15,10 +16,17 @@ SIZES = [(672, 672), (336, 336), (480, 640), (100, 1000), (1000, 300), (224, 224
 def next_processor():
     hf_logging.set_verbosity_error()  # the course tokenizer's 64-token limit warns on long image runs
     image_processor = LlavaNextImageProcessorPil(
-        size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336},
-        image_grid_pinpoints=[list(p) for p in budgets.LLAVA_NEXT_PINPOINTS])
-    return LlavaNextProcessor(image_processor=image_processor, tokenizer=build_tokenizer(), patch_size=14,
-                              vision_feature_select_strategy="default", num_additional_image_tokens=1)
+        size={"shortest_edge": 336},
+        crop_size={"height": 336, "width": 336},
+        image_grid_pinpoints=[list(p) for p in budgets.LLAVA_NEXT_PINPOINTS],
+    )
+    return LlavaNextProcessor(
+        image_processor=image_processor,
+        tokenizer=build_tokenizer(),
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+    )
 
 
 def test_single_crop_counts():
@@ -36,7 +44,9 @@ def test_single_crop_counts():
 @pytest.mark.parametrize("size", SIZES)
 def test_anyres_formula_matches_processor_on_real_images(next_processor, size):
     h, w = size
-    out = next_processor(images=np.zeros((h, w, 3), np.uint8), text="<image> is there a red circle ?", return_tensors="pt")
+    out = next_processor(
+        images=np.zeros((h, w, 3), np.uint8), text="<image> is there a red circle ?", return_tensors="pt"
+    )
     inserted = int((out["input_ids"] == next_processor.image_token_id).sum())
     parts = budgets.anyres_tokens(h, w)
     assert inserted == parts.total
@@ -82,10 +92,10 @@ def test_kv_formula_matches_dynamic_cache(kv_heads):
 
 
 def test_budget_text_and_errors():
-    text = budgets.budget_text(672, 672, "anyres", "7B (GQA: 8 KV heads)", "fp16")
+    text = budgets.render_budget(672, 672, "anyres", "7B (GQA: 8 KV heads)", "fp16")
     assert "2928 visual tokens" in text and "366.00 MiB" in text
-    assert "does not fit" in budgets.budget_text(1008, 336, "anyres", "7B (MHA: 32 KV heads)", images=2)
+    assert "does not fit" in budgets.render_budget(1008, 336, "anyres", "7B (MHA: 32 KV heads)", images=2)
     with pytest.raises(ValueError, match="tiling"):
-        budgets.budget_text(tiling="3x3")
+        budgets.render_budget(tiling="3x3")
     with pytest.raises(TypeError, match="Cache"):
         budgets.cache_nbytes(object())

@@ -1,11 +1,13 @@
 """The tiny causal LM: config, corpus, batches, a short training run, the shipped checkpoint."""
+
 import pytest
 from transformers import LlamaForCausalLM
 
-from course_lib import causal_lm
-from course_lib.checkpoints import load_metrics
+from course_lib.models import causal_lm
+from course_lib.recipes import SEEDS
 from course_lib.shapes_world import COUNT_WORDS
 from course_lib.tokenizer import build_tokenizer
+from course_lib.tools.checkpoints import load_metrics
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +44,13 @@ def test_short_pretraining_lowers_the_loss(tok):
 def test_shipped_tiny_lm_knows_the_formats():
     model, tok = causal_lm.load_tiny_lm()
     assert isinstance(model, LlamaForCausalLM)
-    assert causal_lm.perplexity(model, tok, causal_lm.text_corpus(256, causal_lm.TEST_SEED)) < 3.0
+    assert causal_lm.perplexity(model, tok, causal_lm.text_corpus(256, SEEDS.lm_held_out)) < 3.0
     assert causal_lm.complete(model, tok, "how many objects are there ?") in COUNT_WORDS
     assert causal_lm.complete(model, tok, "is there a red circle ?") in ("yes", "no")
     metrics = load_metrics("tiny_lm")
-    assert metrics["command"] == "python -m course_lib.checkpoints tiny_lm" and metrics["held_out_perplexity"] < 3.0
+    assert (
+        metrics["command"] == "python -m course_lib.tools.checkpoints tiny_lm" and metrics["held_out_perplexity"] < 3.0
+    )
 
 
 def test_load_errors(tmp_path):

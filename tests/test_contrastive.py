@@ -1,5 +1,6 @@
 """Contrastive losses: the walkthrough, InfoNCE in numpy and torch against F.cross_entropy and
 CLIPModel's own loss, the gradient, the logit scale, false negatives, and bad input."""
+
 import math
 
 import numpy as np
@@ -48,7 +49,7 @@ def test_lower_temperature_sharpens():
 
 
 def test_walkthrough_text_has_every_row_and_column():
-    text = c.walkthrough_text(c.walkthrough(tau=1.0))
+    text = c.walkthrough_table(c.walkthrough(tau=1.0))
     assert text.count("\nrow ") == 4 and text.count("\ncol ") == 4 and "symmetric CLIP loss" in text
 
 
@@ -69,19 +70,19 @@ def test_clip_loss_equals_clipmodel_return_loss():
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig(
-        text_config=dict(vocab_size=20, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         projection_dim=8, max_position_embeddings=8, eos_token_id=3),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           projection_dim=8, image_size=16, patch_size=8),
-        projection_dim=8)).eval()
+    sizes = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, projection_dim=8)
+    text = dict(vocab_size=20, max_position_embeddings=8, eos_token_id=3, **sizes)
+    config = CLIPConfig(text_config=text, vision_config=dict(image_size=16, patch_size=8, **sizes), projection_dim=8)
+    model = CLIPModel(config).eval()
     ids = torch.tensor([[2, 5, 6, 3], [2, 7, 3, 0], [2, 9, 8, 3], [2, 11, 3, 0]])
     pixels = torch.randn(4, 3, 16, 16)
     with torch.no_grad():
         out = model(input_ids=ids, attention_mask=(ids > 0).long(), pixel_values=pixels, return_loss=True)
         ours = c.clip_loss(out.image_embeds, out.text_embeds, model.logit_scale.exp())
     torch.testing.assert_close(ours, out.loss)
-    torch.testing.assert_close(c.clip_logits(out.image_embeds, out.text_embeds, model.logit_scale.exp()), out.logits_per_image)
+    torch.testing.assert_close(
+        c.clip_logits(out.image_embeds, out.text_embeds, model.logit_scale.exp()), out.logits_per_image
+    )
 
 
 def test_gradient_is_softmax_minus_onehot():
@@ -113,7 +114,9 @@ def test_duplicate_audit_and_positive_mask():
 
 def test_multi_positive_loss_reduces_to_infonce_and_rewards_duplicates():
     logits = torch.randn(6, 6, dtype=torch.float64)
-    torch.testing.assert_close(c.multi_positive_loss(logits, torch.eye(6, dtype=torch.bool)), c.symmetric_info_nce(logits))
+    torch.testing.assert_close(
+        c.multi_positive_loss(logits, torch.eye(6, dtype=torch.bool)), c.symmetric_info_nce(logits)
+    )
     # two identical captions scored equally: the plain loss pushes the duplicate pair apart,
     # the multi-positive loss leaves it alone
     mask = c.positive_mask(["a", "a", "b"])

@@ -1,5 +1,6 @@
 """Real multi-process losses on loopback (W = 2): all-gather CLIP and ring SigLIP equal the
 single-process losses; bytes are counted; failures and hangs end the group quickly."""
+
 import time
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 from course_lib.contrastive import clip_loss
 from course_lib.distributed import (
-    comparison_text,
+    comparison_table,
     distributed_comparison,
     faulty_worker,
     global_batch,
@@ -31,13 +32,15 @@ def test_two_ranks_match_the_single_process_losses():
     # an independent reference for CLIP: F.cross_entropy on the full (N, N) logits, both directions
     logits = 10.0 * image @ text.T
     target = torch.arange(16)
-    expected = (torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)) / 2
+    expected = (
+        torch.nn.functional.cross_entropy(logits, target) + torch.nn.functional.cross_entropy(logits.T, target)
+    ) / 2
     assert clip["loss"] == pytest.approx(float(expected), rel=1e-5)
     assert clip["reference"] == pytest.approx(float(clip_loss(image, text, 10.0)), rel=1e-6)
     # payload: ring = (W - 1) text blocks; all-gather = (W - 1) image and text blocks (b * D float32 each)
     assert siglip["bytes_sent"] == 1 * 8 * 16 * 4
     assert clip["bytes_sent"] == 2 * 1 * 8 * 16 * 4
-    assert "siglip_ring" in comparison_text(table) and "peak MB" in comparison_text(table, memory=True)
+    assert "siglip_ring" in comparison_table(table) and "peak MB" in comparison_table(table, memory=True)
 
 
 def test_a_failing_rank_ends_the_group_with_a_clear_error():

@@ -1,11 +1,12 @@
 """Every registered exercise: the reference solution passes, each common mistake earns its own
 hint, an unattempted answer prints a TODO, and nothing ever raises."""
+
 import re
 
 import pytest
 
+from course_lib.base.paths import NOTEBOOKS_DIR
 from course_lib.exercises import check, exercises
-from course_lib.paths import NOTEBOOKS_DIR
 
 ALL = exercises()
 
@@ -51,7 +52,14 @@ def test_unknown_key_is_a_hint_not_an_error(capsys):
 def test_a_learner_function_that_raises_is_reported():
     from course_lib.exercises import Exercise, same_function
 
-    ex = Exercise("zz.f", "write f", lambda: (lambda x: x), same_function(lambda: [(1,)]), "return x", ((lambda x: x + 1, "off by one"),))
+    ex = Exercise(
+        "zz.f",
+        "write f",
+        lambda: lambda x: x,
+        same_function(lambda: [(1,)]),
+        "return x",
+        ((lambda x: x + 1, "off by one"),),
+    )
     status, message = ex.grade(lambda x: 1 / 0)
     assert status == "hint" and "ZeroDivisionError" in message
 
@@ -61,5 +69,7 @@ def test_each_notebook_uses_its_registered_exercises(notebook):
     number = notebook.name[:2]
     used = set(re.findall(r'check\(\s*"(\d\d\.[\w.]+)"', notebook.read_text()))
     registered = set(exercises(f"{number}."))
-    assert used == registered, f"used but not registered: {used - registered}; registered but unused: {registered - used}"
+    assert used == registered, (
+        f"used but not registered: {used - registered}; registered but unused: {registered - used}"
+    )
     assert len(registered) >= (2 if number == "00" else 4)

@@ -1,5 +1,6 @@
 """Tiny LLaVA: projector equality, <image> expansion vs LlavaProcessor, label masking, stages,
 generation on the shipped model, evaluation metrics, and bad inputs."""
+
 import json
 
 import numpy as np
@@ -7,9 +8,13 @@ import pytest
 import torch
 from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
-from course_lib import llava
-from course_lib.causal_lm import build_tiny_lm
-from course_lib.clip_model import to_pixel_values
+from course_lib.base.paths import data_path
+from course_lib.budgets import tokens_per_image
+from course_lib.models import llava
+from course_lib.models.causal_lm import build_tiny_lm
+from course_lib.models.clip import tiny_clip_config
+from course_lib.models.dual_encoder import image_processor, to_pixel_values
+from course_lib.recipes import SEEDS
 from course_lib.shapes_world import COLORS, COUNT_WORDS, POSITIONS, QA, RELATIONS, SHAPES, SIZES, generate_scenes
 from course_lib.shapes_world import vocabulary as sw_vocabulary
 from course_lib.tokenizer import build_tokenizer
@@ -25,7 +30,11 @@ def tok():
 @pytest.fixture(scope="module")
 def random_llava(tok):
     """A tiny LLaVA with a random tower and a random LM: enough for shapes and plumbing."""
-    return llava.build_tiny_llava(None, build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1), tok)
+    return llava.build_tiny_llava(
+        tiny_clip_config(tok).vision_config,
+        build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1),
+        tok,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,19 +62,27 @@ def test_processor_inserts_s_over_p_squared_tokens(tok):
     scenes = generate_scenes(3, seed=1, max_objects=3)
     out = processor(images=list(scenes.images), text=["<image> how many objects are there ?"] * 3, return_tensors="pt")
     n = (48 // 8) ** 2
-    assert llava.image_token_count(48, 8) == n == 36 and llava.image_token_count(48, 8, "full") == 37
+    assert tokens_per_image(48, 8) == n == 36 and tokens_per_image(48, 8, strategy="full") == 37
     assert ((out["input_ids"] == tok.image_token_id).sum(1) == n).all()
     torch.testing.assert_close(out["pixel_values"], to_pixel_values(scenes.images))
     # the training batch builds the same ids without the processor
     batch = llava.llava_batch(tok, scenes.images, [[("how many objects are", "there ?")]] * 3)
     assert torch.equal(batch["input_ids"], out["input_ids"])
-    expanded = tok(llava.expand_image_token("<image> how many objects are there ?", n), return_tensors="pt")["input_ids"]
+    expanded = tok(llava.expand_image_token("<image> how many objects are there ?", n), return_tensors="pt")[
+        "input_ids"
+    ]
     assert torch.equal(expanded[0], out["input_ids"][0])
 
 
 def test_labels_cover_only_the_answers_and_their_eos(tok):
-    batch = llava.llava_batch(tok, generate_scenes(2, seed=0).images, [[("where is the red circle ?", "top left")],
-                                                                       [("is there a red circle ?", "no"), ("what color is the circle ?", "red")]])
+    batch = llava.llava_batch(
+        tok,
+        generate_scenes(2, seed=0).images,
+        [
+            [("where is the red circle ?", "top left")],
+            [("is there a red circle ?", "no"), ("what color is the circle ?", "red")],
+        ],
+    )
     labelled = [row[row != -100].tolist() for row in batch["labels"]]
     assert tok.decode(labelled[0]) == "top left <eos>" and tok.decode(labelled[1]) == "no <eos> red <eos>"
     assert batch["attention_mask"][0].sum() == 1 + 36 + 9 and batch["input_ids"].shape == (2, 1 + 36 + 16)
@@ -95,8 +112,9 @@ def test_conversations_ask_every_question_type_once(tok):
 
 def test_token_mismatch_raises(tok, random_llava):
     scenes = generate_scenes(1, seed=0)
-    wrong = llava.LlavaProcessor(image_processor=llava.image_processor(48), tokenizer=tok, patch_size=8,
-                                 vision_feature_select_strategy="default")  # forgot num_additional_image_tokens=1
+    wrong = llava.LlavaProcessor(
+        image_processor=image_processor(48), tokenizer=tok, patch_size=8, vision_feature_select_strategy="default"
+    )  # forgot num_additional_image_tokens=1
     out = wrong(images=list(scenes.images), text=["<image> how many objects are there ?"], return_tensors="pt")
     assert int((out["input_ids"] == tok.image_token_id).sum()) == 35
     with pytest.raises(ValueError, match="do not match"):
@@ -126,7 +144,7 @@ def test_one_training_step_through_the_shared_loop(tok, random_llava):
 
 def test_generation_on_shipped_model_answers_from_the_vocabulary(shipped):
     model, tok = shipped
-    scenes, qa = llava.eval_set(60)
+    scenes, qa = llava.eval_set(60, SEEDS.llava_eval)
     metrics, predictions = llava.evaluate(model, tok, scenes, qa)
     vocabulary = set(sw_vocabulary())
     assert all(predictions) and all(set(p.split()) <= vocabulary for p in predictions)
@@ -147,20 +165,30 @@ def test_bad_inputs_raise(shipped):
 
 
 def test_vqa_metrics_and_yes_rate():
-    qa = [QA(0, "exists", "is there a red circle ?", "no"), QA(0, "exists", "is there a blue square ?", "no"),
-          QA(0, "exists", "is there a green cross ?", "yes"), QA(0, "count", "how many objects are there ?", "two")]
+    qa = [
+        QA(0, "exists", "is there a red circle ?", "no"),
+        QA(0, "exists", "is there a blue square ?", "no"),
+        QA(0, "exists", "is there a green cross ?", "yes"),
+        QA(0, "count", "how many objects are there ?", "two"),
+    ]
     m = llava.vqa_metrics(qa, ["yes", "no", "yes", "two"])
     assert m["exists"] == pytest.approx(2 / 3) and m["count"] == 1.0 and m["overall"] == 0.75
     assert m["yes_rate_absent"] == 0.5
     with pytest.raises(ValueError, match="predictions"):
         llava.vqa_metrics(qa, ["yes"])
-    assert "overall" in llava.format_metrics({"llava": m, "blind": m})
+    assert "overall" in llava.metrics_table({"llava": m, "blind": m})
 
 
 def test_shipped_model_reproduces_its_metrics_and_beats_the_blind_baseline(shipped):
     model, tok = shipped
-    recorded = json.loads((llava.data_path(llava.TINY_LLAVA) / "metrics.json").read_text())
-    scenes, qa = llava.eval_set()
+    recorded = json.loads((data_path(llava.TINY_LLAVA) / "metrics.json").read_text())
+    scenes, qa = llava.eval_set(1000, SEEDS.llava_eval)
     metrics, _ = llava.evaluate(model, tok, scenes, qa)
     assert {k: round(v, 4) for k, v in metrics.items()} == pytest.approx(recorded["llava"], abs=1e-4)
     assert metrics["overall"] > recorded["blind"]["overall"] + 0.15  # the image is used, not only priors
+
+
+def test_build_tiny_llava_needs_a_tower_or_its_config(tok, random_llava):
+    assert random_llava.config.vision_config.hidden_size == tiny_clip_config(tok).vision_config.hidden_size
+    with pytest.raises(TypeError, match="vision must be a trained CLIPModel"):
+        llava.build_tiny_llava(None, build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1), tok)

@@ -1,12 +1,13 @@
 """Notebook pairs: every .ipynb has its py:percent twin with the same cells (no jupytext drift),
 and holds executed outputs for the cells CI checks."""
+
 import re
 
 import jupytext
 import nbformat
 import pytest
 
-from course_lib.paths import NOTEBOOKS_DIR
+from course_lib.base.paths import NOTEBOOKS_DIR
 
 PY = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
 IPYNB = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))

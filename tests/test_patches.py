@@ -1,5 +1,6 @@
 """course_lib.patches: counts, patchify/unpatchify, size policies, attention cost, position
 embeddings, plots and the explorer's render function (including bad input)."""
+
 import ipywidgets
 import matplotlib
 import matplotlib.pyplot as plt
@@ -27,7 +28,10 @@ def rgb(h=32, w=48, seed=0):
 
 # ---- counts ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("size, p, n", [(224, 16, 196), (448, 16, 784), (224, 14, 256), (336, 14, 576), (48, 8, 36), ((32, 48), 16, 6)])
+
+@pytest.mark.parametrize(
+    "size, p, n", [(224, 16, 196), (448, 16, 784), (224, 14, 256), (336, 14, 576), (48, 8, 36), ((32, 48), 16, 6)]
+)
 def test_num_patches(size, p, n):
     assert pt.num_patches(size, p) == n
     assert pt.num_patches(size, p, cls_token=True) == n + 1
@@ -39,7 +43,9 @@ def test_double_resolution_gives_four_times_the_tokens():
 
 def test_grid_shape_and_bad_sizes():
     assert pt.grid_shape((32, 48), 16) == (2, 3)
-    with pytest.raises(ValueError, match="384x384 is not divisible by patch size 14: resize to 378x378 or pad to 392x392"):
+    with pytest.raises(
+        ValueError, match="384x384 is not divisible by patch size 14: resize to 378x378 or pad to 392x392"
+    ):
         pt.num_patches(384, 14)
     with pytest.raises(ValueError, match=r"patch_size must be in \[1, inf\], got 0"):
         pt.num_patches(224, 0)
@@ -56,6 +62,7 @@ def test_grid_shape_and_bad_sizes():
 
 
 # ---- size policies -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("policy, expected", [("pad", (392, 392)), ("crop", (378, 378)), ("resize", (378, 378))])
 def test_fitted_size_policies_for_384_and_14(policy, expected):
@@ -80,7 +87,12 @@ def test_fitted_size_bad_input():
 def test_fit_to_patches_pad_crop_resize():
     img = rgb(30, 50)
     padded = pt.fit_to_patches(img, 16, "pad")
-    assert padded.shape == (32, 64, 3) and np.array_equal(padded[:30, :50], img) and padded[30:].max() == 0 and padded[:, 50:].max() == 0
+    assert (
+        padded.shape == (32, 64, 3)
+        and np.array_equal(padded[:30, :50], img)
+        and padded[30:].max() == 0
+        and padded[:, 50:].max() == 0
+    )
     cropped = pt.fit_to_patches(img, 16, "crop")
     assert cropped.shape == (16, 48, 3) and np.array_equal(cropped, img[7:23, 1:49])
     resized = pt.fit_to_patches(img, 16, "resize")
@@ -108,6 +120,7 @@ def test_resize_and_crop_is_centre_square():
 
 
 # ---- patchify / unpatchify ---------------------------------------------------------------------
+
 
 def test_patchify_raster_order_numpy():
     img = rgb(32, 48)
@@ -167,6 +180,7 @@ def test_tile_mosaic():
 
 # ---- attention cost ----------------------------------------------------------------------------
 
+
 def test_attention_cost_formula_and_vit_b16():
     c = pt.attention_cost(224, 16)
     assert (c.tokens, c.entries) == (197, 197**2)
@@ -174,15 +188,23 @@ def test_attention_cost_formula_and_vit_b16():
     assert c.total_flops == c.attention_flops + c.linear_flops
     # ViT-B/16 at 224: ~17.5 G multiply-adds for 12 layers, the figure usually quoted
     assert 12 * c.total_flops / 2 / 1e9 == pytest.approx(17.45, abs=0.01)
-    assert pt.attention_cost(448, 16, cls_token=False).entries == 16 * pt.attention_cost(224, 16, cls_token=False).entries
+    assert (
+        pt.attention_cost(448, 16, cls_token=False).entries == 16 * pt.attention_cost(224, 16, cls_token=False).entries
+    )
 
 
 @pytest.mark.parametrize("hidden, tokens_side", [(32, 6), (48, 4)])
 def test_attention_cost_matches_flop_counter_on_a_real_clip_layer(hidden, tokens_side):
     from torch.utils.flop_counter import FlopCounterMode
 
-    cfg = CLIPVisionConfig(hidden_size=hidden, intermediate_size=4 * hidden, num_attention_heads=4, num_hidden_layers=1,
-                           image_size=8 * tokens_side, patch_size=8)
+    cfg = CLIPVisionConfig(
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_attention_heads=4,
+        num_hidden_layers=1,
+        image_size=8 * tokens_side,
+        patch_size=8,
+    )
     cfg._attn_implementation = "eager"
     layer = CLIPEncoderLayer(cfg).eval()
     cost = pt.attention_cost(8 * tokens_side, 8, hidden_size=hidden)
@@ -218,14 +240,26 @@ def test_plot_attention_cost():
 
 # ---- position embeddings -----------------------------------------------------------------------
 
+
 def test_sincos_position_embeddings():
     e = pt.sincos_position_embeddings(3, 4, 16)
     assert e.shape == (12, 16) and e.dtype == np.float32
     # first half depends only on the row, second half only on the column
     assert np.array_equal(e[0, :8], e[3, :8]) and not np.array_equal(e[0, :8], e[4, :8])
     assert np.array_equal(e[0, 8:], e[4, 8:]) and not np.array_equal(e[0, 8:], e[1, 8:])
-    assert np.allclose(e[5], np.r_[np.sin(1 * 1.0), np.sin(10 ** -1), np.sin(10 ** -2), np.sin(10 ** -3), np.cos([1, 0.1, 0.01, 0.001]),
-                                   np.sin([1, 0.1, 0.01, 0.001]), np.cos([1, 0.1, 0.01, 0.001])], atol=1e-6)
+    assert np.allclose(
+        e[5],
+        np.r_[
+            np.sin(1 * 1.0),
+            np.sin(10**-1),
+            np.sin(10**-2),
+            np.sin(10**-3),
+            np.cos([1, 0.1, 0.01, 0.001]),
+            np.sin([1, 0.1, 0.01, 0.001]),
+            np.cos([1, 0.1, 0.01, 0.001]),
+        ],
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="multiple of 4"):
         pt.sincos_position_embeddings(3, 4, 18)
     with pytest.raises(ValueError, match="grid_h must be"):
@@ -261,7 +295,9 @@ def test_similarity_by_relation():
 
 
 def test_vision_position_embeddings_drop_the_class_position():
-    cfg = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1, image_size=24, patch_size=8)
+    cfg = CLIPVisionConfig(
+        hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1, image_size=24, patch_size=8
+    )
     emb = CLIPVisionEmbeddings(cfg)
     got = pt.vision_position_embeddings(emb)
     assert got.shape == (9, 16)
@@ -271,6 +307,7 @@ def test_vision_position_embeddings_drop_the_class_position():
 
 
 # ---- pictures and the explorer -----------------------------------------------------------------
+
 
 def test_plot_patch_grid_lines_and_remainder():
     ax = pt.plot_patch_grid(rgb(32, 48), 16)
@@ -305,8 +342,12 @@ def test_render_patch_explorer_text_and_policies():
 
 def test_explorer_callback_rerenders():
     slider = ipywidgets.IntSlider(value=224, min=112, max=448, step=8)
-    box = explore(pt.render_patch_explorer, photo=ipywidgets.Dropdown(options=["astronaut", "rocket"]), resolution=slider,
-                  patch_size=ipywidgets.Dropdown(options=[16, 14], value=16))
+    box = explore(
+        pt.render_patch_explorer,
+        photo=ipywidgets.Dropdown(options=["astronaut", "rocket"]),
+        resolution=slider,
+        patch_size=ipywidgets.Dropdown(options=[16, 14], value=16),
+    )
     assert "N = 197" in box.result.axes[1].texts[0].get_text()
     slider.value = 448
     assert "N = 785" in box.result.axes[1].texts[0].get_text()

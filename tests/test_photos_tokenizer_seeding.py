@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import photos, seeding, shapes_world, tokenizer
+from course_lib import photos, shapes_world, tokenizer
+from course_lib.base import seeding
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket", "page", "camera"])
@@ -50,7 +51,12 @@ def test_unknown_words_get_a_clear_error(tmp_path):
     assert tokenizer.unknown_words(tok, "a zebra near a red circle") == ["zebra", "near"]
     with pytest.raises(ValueError, match=r"unknown word\(s\) \['zebra'\]"):
         tokenizer.encode(tok, "a zebra")
-    assert tokenizer.encode(tok, "red circle") == [2, tok.convert_tokens_to_ids("red"), tok.convert_tokens_to_ids("circle"), 3]
+    assert tokenizer.encode(tok, "red circle") == [
+        2,
+        tok.convert_tokens_to_ids("red"),
+        tok.convert_tokens_to_ids("circle"),
+        3,
+    ]
     with pytest.raises(TypeError, match="text must be a string"):
         tokenizer.unknown_words(tok, ["red"])
     with pytest.raises(FileNotFoundError, match="no tokenizer.json"):

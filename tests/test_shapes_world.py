@@ -173,12 +173,12 @@ def test_other_bad_inputs():
 
 
 def test_render_draws_one_object_and_validates():
-    img = sw.render(np.array([[[10.0, 10.0]]]), np.array([[4.0]]), np.array([[0]]), np.array([[2]]), 24)
+    img = sw.draw_objects(np.array([[[10.0, 10.0]]]), np.array([[4.0]]), np.array([[0]]), np.array([[2]]), 24)
     assert img.shape == (1, 24, 24, 3) and (img[0, 10, 10] == sw.COLOR_RGB[2]).all() and (img[0, 0, 0] == 0).all()
     with pytest.raises(ValueError, match=r"colors must have shape \(1, 1\)"):
-        sw.render(np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros((1, 1), int), np.zeros((1, 2), int), 24)
+        sw.draw_objects(np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros((1, 1), int), np.zeros((1, 2), int), 24)
     with pytest.raises(ValueError, match="shapes must be 2-D"):
-        sw.render(np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros(1, int), np.zeros(1, int), 24)
+        sw.draw_objects(np.zeros((1, 1, 2)), np.ones((1, 1)), np.zeros(1, int), np.zeros(1, int), 24)
 
 
 def test_labels_and_held_out_lookup():

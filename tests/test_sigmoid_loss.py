@@ -1,5 +1,6 @@
 """The sigmoid loss: pair values, the N x N loss against SiglipModel, chunked against full,
 the initialisation analysis, the tiny SigLIP builder and tokenizer, the widget, bad input."""
+
 import math
 
 import numpy as np
@@ -50,8 +51,8 @@ def test_loss_matches_a_direct_formula():
 
 
 def test_loss_equals_siglip_model_loss():
-    from course_lib.clip_model import image_text_batch, to_pixel_values
-    from course_lib.siglip_model import FixedLengthTokenizer, build_tiny_siglip
+    from course_lib.models.dual_encoder import image_text_batch, to_pixel_values
+    from course_lib.models.siglip import FixedLengthTokenizer, build_tiny_siglip
     from course_lib.tokenizer import build_tokenizer
 
     tok = build_tokenizer()
@@ -62,8 +63,12 @@ def test_loss_equals_siglip_model_loss():
         for scale, bias in ((10.0, -10.0), (3.0, 1.5)):
             model.logit_scale.fill_(math.log(scale))
             model.logit_bias.fill_(bias)
-            out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                        pixel_values=to_pixel_values(batch.scenes.images), return_loss=True)
+            out = model(
+                input_ids=enc["input_ids"],
+                attention_mask=enc["attention_mask"],
+                pixel_values=to_pixel_values(batch.scenes.images),
+                return_loss=True,
+            )
             mine = sigmoid_loss(out.image_embeds, out.text_embeds, model.logit_scale.exp(), model.logit_bias)
             torch.testing.assert_close(mine, out.loss)
 
@@ -71,7 +76,7 @@ def test_loss_equals_siglip_model_loss():
 def test_siglip_model_default_init_and_paper_init():
     from transformers import SiglipModel
 
-    from course_lib.siglip_model import set_paper_init, tiny_siglip_config
+    from course_lib.models.siglip import set_paper_init, tiny_siglip_config
 
     torch.manual_seed(0)
     model = SiglipModel(tiny_siglip_config(layers=1))
@@ -100,7 +105,11 @@ def test_chunked_equals_full_loss_and_gradients(chunk):
 
 def test_block_sums_add_up_to_the_full_loss():
     image, text = _pairs(n=9)
-    total = sum(block_loss_sum(image[r : r + 3], text[c : c + 3], 5.0, -3.0, r, c) for r in range(0, 9, 3) for c in range(0, 9, 3))
+    total = sum(
+        block_loss_sum(image[r : r + 3], text[c : c + 3], 5.0, -3.0, r, c)
+        for r in range(0, 9, 3)
+        for c in range(0, 9, 3)
+    )
     torch.testing.assert_close(total / 9, sigmoid_loss(image, text, 5.0, -3.0))
 
 
@@ -148,7 +157,7 @@ def test_bad_input_is_rejected_with_clear_errors():
 
 
 def test_fixed_length_tokenizer_makes_text_embeddings_batch_independent():
-    from course_lib.siglip_model import FixedLengthTokenizer, build_tiny_siglip
+    from course_lib.models.siglip import FixedLengthTokenizer, build_tiny_siglip
     from course_lib.tokenizer import build_tokenizer
 
     tok = build_tokenizer()
@@ -165,7 +174,7 @@ def test_fixed_length_tokenizer_makes_text_embeddings_batch_independent():
 
 
 def test_siglip_trains_with_the_shared_trainer():
-    from course_lib.siglip_model import train_tiny
+    from course_lib.studies import train_tiny
 
     model, tok, result = train_tiny("siglip", batch_size=8, steps=3, progress=False)
     assert result.steps == 3 and all(np.isfinite(result.losses))
@@ -174,14 +183,19 @@ def test_siglip_trains_with_the_shared_trainer():
 
 
 def test_study_models_have_notebook_02_sizes_and_their_own_loss():
-    from course_lib.clip_model import LIVE_CONFIG
-    from course_lib.siglip_model import FixedLengthTokenizer, build_study_model
+    from course_lib.models.siglip import FixedLengthTokenizer
+    from course_lib.recipes import TINY_CLIP_SIZE
+    from course_lib.studies import build_study_model
 
     clip, _, clip_loss = build_study_model("clip")
     siglip, siglip_tok, siglip_loss = build_study_model("siglip")
     for m in (clip, siglip):
         v = m.config.vision_config
-        assert (v.hidden_size, v.num_hidden_layers, v.num_attention_heads) == (LIVE_CONFIG["hidden_size"], LIVE_CONFIG["layers"], LIVE_CONFIG["heads"])
+        assert (v.hidden_size, v.num_hidden_layers, v.num_attention_heads) == (
+            TINY_CLIP_SIZE.hidden_size,
+            TINY_CLIP_SIZE.layers,
+            TINY_CLIP_SIZE.heads,
+        )
     assert (clip_loss, siglip_loss) == ("clip", "siglip")
     assert isinstance(siglip_tok, FixedLengthTokenizer)
     assert siglip.logit_bias.item() == pytest.approx(-10.0) and siglip.logit_scale.exp().item() == pytest.approx(10.0)
@@ -205,10 +219,10 @@ def test_widget_render_and_callback():
 
 
 def test_small_batch_study_rows_table_and_plot():
-    from course_lib.siglip_model import small_batch_study, study_plot, study_text
+    from course_lib.studies import plot_study, small_batch_study, study_table
 
     rows = small_batch_study(batch_sizes=(4,), steps=1, n_test=12, progress=False)
     assert [(r["kind"], r["batch_size"]) for r in rows] == [("clip", 4), ("siglip", 4)]
     assert all(0.0 <= r["seen"] <= 1.0 for r in rows)
-    assert "held-out acc" in study_text(rows)
-    assert len(study_plot(rows).axes) == 2
+    assert "held-out acc" in study_table(rows)
+    assert len(plot_study(rows).axes) == 2

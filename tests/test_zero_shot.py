@@ -1,4 +1,5 @@
 """course_lib.zero_shot: prompts, ensembling, probabilities, abstention, probes, few-shot, search, widget."""
+
 import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
@@ -7,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from IPython.display import Markdown
 
+from course_lib import retrieval
 from course_lib import shapes_world as sw
 from course_lib import zero_shot as zs
-from course_lib.clip_model import build_tiny_clip, encode_images, encode_texts
+from course_lib.models.clip import build_tiny_clip
+from course_lib.models.dual_encoder import encode_images, encode_texts
 from course_lib.tokenizer import build_tokenizer
 from course_lib.widgets import explore
 
@@ -31,6 +34,7 @@ def unit(*shape, seed=0):
 
 # ---- prompts and prototypes --------------------------------------------------------------------
 
+
 def test_text_prototypes_are_unit_vectors_one_per_class(model, tok):
     protos = zs.text_prototypes(model, tok, sw.prompts())
     assert protos.shape == (len(sw.ALL_COMPOSITIONS), 16)
@@ -38,12 +42,12 @@ def test_text_prototypes_are_unit_vectors_one_per_class(model, tok):
 
 
 def test_check_template_accepts_color_and_shape_only():
-    assert zs.check_template("a {shape} that is {color}") == "a {shape} that is {color}"
+    assert zs.require_template("a {shape} that is {color}") == "a {shape} that is {color}"
     for bad in ("a {color} thing", "a {size} {color} {shape}", "a {color} {shape", "plain"):
         with pytest.raises(ValueError, match="template"):
-            zs.check_template(bad)
+            zs.require_template(bad)
     with pytest.raises(TypeError, match="template must be a string"):
-        zs.check_template(3)
+        zs.require_template(3)
 
 
 def test_template_embeddings_shape_and_unknown_word(model, tok):
@@ -74,6 +78,7 @@ def test_ensemble_is_renormalised_mean_of_normalised_embeddings():
 
 # ---- scores and accuracy -------------------------------------------------------------------------
 
+
 def test_predict_logits_and_probs():
     img, protos = unit(6, 8, seed=2), unit(4, 8, seed=3)
     logits = zs.zero_shot_logits(img, protos, 50.0)
@@ -95,12 +100,16 @@ def test_logit_scale_of_matches_model_forward(model, tok):
     scale = zs.logit_scale_of(model)
     assert scale == pytest.approx(float(model.logit_scale.detach().exp()))
     scenes = sw.generate_scenes(3, seed=0)
-    from course_lib.clip_model import to_pixel_values
+    from course_lib.models.dual_encoder import to_pixel_values
 
     texts = sw.prompts()[:4]
     enc = tok(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
-        out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], pixel_values=to_pixel_values(scenes.images))
+        out = model(
+            input_ids=enc["input_ids"],
+            attention_mask=enc["attention_mask"],
+            pixel_values=to_pixel_values(scenes.images),
+        )
     ours = zs.zero_shot_logits(encode_images(model, scenes.images), encode_texts(model, tok, texts), scale)
     torch.testing.assert_close(ours, out.logits_per_image, atol=1e-5, rtol=1e-4)
     with pytest.raises(TypeError, match="logit_scale"):
@@ -122,6 +131,7 @@ def test_split_accuracy_and_zero_shot_accuracy(model, tok):
 
 
 # ---- abstention ------------------------------------------------------------------------------------
+
 
 def test_confidence_kinds():
     scores = torch.tensor([[0.9, 0.1, 0.5], [0.3, 0.2, 0.25]])
@@ -181,6 +191,7 @@ def test_plot_risk_coverage():
 
 # ---- probes ------------------------------------------------------------------------------------------
 
+
 def test_relation_and_binding_swaps_keep_the_words():
     scenes = sw.generate_scenes(20, seed=0, min_objects=2, max_objects=2, split="all")
     true, swapped = zs.relation_swap_captions(scenes)
@@ -216,6 +227,7 @@ def test_count_prompts():
 
 
 # ---- linear probe and few-shot ---------------------------------------------------------------------
+
 
 def clusters(n_per_class=30, n_classes=3, d=8, seed=0, noise=0.3):
     g = torch.Generator().manual_seed(seed)
@@ -259,22 +271,23 @@ def test_class_prototypes_and_probe_separate_clusters():
 
 # ---- search and the widget -------------------------------------------------------------------------
 
+
 def test_rank_gallery_and_recalls():
     gallery = unit(10, 6, seed=7)
-    idx, scores = zs.rank_gallery(gallery[[3, 5]], gallery, 3)
+    idx, scores = retrieval.rank_gallery(gallery[[3, 5]], gallery, 3)
     assert idx[:, 0].tolist() == [3, 5] and (scores[:, :-1] >= scores[:, 1:]).all()
     with pytest.raises(ValueError, match="k must be in"):
-        zs.rank_gallery(gallery, gallery, 11)
+        retrieval.rank_gallery(gallery, gallery, 11)
     sim = gallery @ gallery.T
-    assert zs.recall_at_k(sim, 1) == 1.0
-    assert zs.recall_at_k(-sim, 10) == 1.0 and zs.recall_at_k(-sim, 1) == 0.0
+    assert retrieval.recall_at_k(sim, 1) == 1.0
+    assert retrieval.recall_at_k(-sim, 10) == 1.0 and retrieval.recall_at_k(-sim, 1) == 0.0
     labels = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
-    assert zs.label_recall_at_k(sim, labels, labels, 1) == 1.0
-    assert zs.label_recall_at_k(sim[:2], np.array([9, 9]), labels, 5) == 0.0
+    assert retrieval.label_recall_at_k(sim, labels, labels, 1) == 1.0
+    assert retrieval.label_recall_at_k(sim[:2], np.array([9, 9]), labels, 5) == 0.0
     with pytest.raises(ValueError, match="square"):
-        zs.recall_at_k(sim[:3], 1)
+        retrieval.recall_at_k(sim[:3], 1)
     with pytest.raises(ValueError, match="shape"):
-        zs.label_recall_at_k(sim, labels[:3], labels, 1)
+        retrieval.label_recall_at_k(sim, labels[:3], labels, 1)
 
 
 def test_render_search_figure_and_messages(model, tok):

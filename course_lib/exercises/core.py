@@ -4,15 +4,26 @@ An `Exercise` knows its reference solution and its common mistakes (a wrong answ
 hint it earns). The tests call every registered exercise with the solution and with each
 mistake, so adding an exercise here is enough to have it tested.
 """
+
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 _REGISTRY: dict[str, "Exercise"] = {}
+
+
+def _load_all() -> None:
+    """Import every notebook's exercise module (each registers its exercises); cheap after the first call."""
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("nb"):
+            importlib.import_module(f"{__package__}.{module.name}")
 
 
 def _unattempted(answer: Any) -> bool:
@@ -68,6 +79,7 @@ def register(exercise: Exercise) -> Exercise:
 
 def exercises(prefix: str = "") -> dict[str, Exercise]:
     """Registered exercises whose key starts with `prefix` (e.g. "01.")."""
+    _load_all()
     return {k: v for k, v in sorted(_REGISTRY.items()) if k.startswith(prefix)}
 
 
@@ -89,6 +101,7 @@ class CheckResult:
 
 def check(key: str, answer: Any) -> CheckResult:
     """Print whether `answer` solves exercise `key`; the result is truthy only on a pass."""
+    _load_all()
     if key not in _REGISTRY:
         print(f"[HINT] no exercise called {key!r}; known: {', '.join(_REGISTRY)}")
         return CheckResult(False)
@@ -98,6 +111,7 @@ def check(key: str, answer: Any) -> CheckResult:
 
 
 # ---- comparisons -------------------------------------------------------------------------
+
 
 def close(rel: float = 1e-3, abs_: float = 1e-6) -> Callable[[Any, Any], bool]:
     """Compare numbers or arrays within a tolerance (shapes must match)."""
@@ -122,7 +136,9 @@ def equal(answer: Any, reference: Any) -> bool:
     return bool(np.all(result)) if isinstance(result, np.ndarray) else bool(result)
 
 
-def same_function(cases: Callable[[], list[tuple]], outputs_equal: Callable[[Any, Any], bool] = close()) -> Callable[[Any, Any], bool]:
+def same_function(
+    cases: Callable[[], list[tuple]], outputs_equal: Callable[[Any, Any], bool] = close()
+) -> Callable[[Any, Any], bool]:
     """Compare two functions by their outputs on the argument tuples `cases()` returns."""
 
     def compare(answer: Any, reference: Any) -> bool:

@@ -1,5 +1,4 @@
 """Exercises of notebook 00: reading Shapes World arrays."""
-import numpy as np
 
 from ..shapes_world import ALL_COMPOSITIONS, HELD_OUT, generate_scenes
 from .core import Exercise, equal, register

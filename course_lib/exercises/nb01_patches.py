@@ -20,8 +20,10 @@ register(Exercise(
 
 register(Exercise(
     key="01.entries_ratio",
-    task="With 16 px patches and no class token, how many times more attention-matrix entries does a 448 px image make than a 224 px one?",
-    solution=lambda: attention_cost(448, 16, cls_token=False).entries // attention_cost(224, 16, cls_token=False).entries,
+    task=("With 16 px patches and no class token, how many times more attention-matrix entries does a 448 px image "
+          "make than a 224 px one?"),
+    solution=lambda: (attention_cost(448, 16, cls_token=False).entries
+                      // attention_cost(224, 16, cls_token=False).entries),
     compare=equal,
     hint="Count the tokens N at both sizes; the attention matrix has N x N entries per head.",
     mistakes=(
@@ -56,7 +58,8 @@ def _patch_index(row: int, col: int, image_size: int, patch_size: int) -> int:
 
 
 def _index_cases() -> list[tuple]:
-    return [(0, 0, 224, 16), (0, 17, 224, 16), (17, 0, 224, 16), (223, 223, 224, 16), (100, 30, 336, 14), (47, 8, 48, 8)]
+    return [(0, 0, 224, 16), (0, 17, 224, 16), (17, 0, 224, 16), (223, 223, 224, 16), (100, 30, 336, 14),
+            (47, 8, 48, 8)]
 
 
 register(Exercise(
@@ -68,9 +71,12 @@ register(Exercise(
     hint="Patches are numbered row by row: patch row (row // P), patch column (col // P), "
          "image_size // P patches per row, then shift by one for the class token.",
     mistakes=(
-        (lambda r, c, s, p: (r // p) * (s // p) + c // p, "Right raster order, but the class token sits at index 0 and shifts every patch by one."),
-        (lambda r, c, s, p: 1 + (c // p) * (s // p) + r // p, "You numbered column by column; ViTs flatten the grid row by row (raster order)."),
-        (lambda r, c, s, p: 1 + r * (s // p) + c, "Use the patch row and column (pixel // P), not the pixel row and column."),
+        (lambda r, c, s, p: (r // p) * (s // p) + c // p,
+         "Right raster order, but the class token sits at index 0 and shifts every patch by one."),
+        (lambda r, c, s, p: 1 + (c // p) * (s // p) + r // p,
+         "You numbered column by column; ViTs flatten the grid row by row (raster order)."),
+        (lambda r, c, s, p: 1 + r * (s // p) + c,
+         "Use the patch row and column (pixel // P), not the pixel row and column."),
     ),
 ))
 
@@ -82,7 +88,8 @@ def _conv_to_linear(weight: torch.Tensor) -> torch.Tensor:
 
 def _conv_cases() -> list[tuple]:
     g = torch.Generator().manual_seed(1)
-    return [(torch.randn(8, 3, 4, 4, generator=g),), (torch.randn(5, 3, 2, 2, generator=g),), (torch.randn(6, 1, 3, 3, generator=g),)]
+    return [(torch.randn(8, 3, 4, 4, generator=g),), (torch.randn(5, 3, 2, 2, generator=g),),
+            (torch.randn(6, 1, 3, 3, generator=g),)]
 
 
 def _applied_to_patches(linear_weight_fn):
@@ -98,7 +105,8 @@ def _applied_to_patches(linear_weight_fn):
 
 def _same_patch_embeddings(answer, reference) -> bool:
     """Judge a conv->linear function by the patch embeddings its matrix computes on test weights."""
-    return same_function(_conv_cases, close(rel=1e-5, abs_=1e-5))(_applied_to_patches(answer), _applied_to_patches(reference))
+    compare = same_function(_conv_cases, close(rel=1e-5, abs_=1e-5))
+    return compare(_applied_to_patches(answer), _applied_to_patches(reference))
 
 
 register(Exercise(
@@ -110,7 +118,10 @@ register(Exercise(
     hint="patchify on (H, W, C) flattens each patch as (row, col, channel); the weight is stored as "
          "(D, channel, row, col). Move the channel axis last before reshaping.",
     mistakes=(
-        (lambda w: w.reshape(w.shape[0], -1), "weight.reshape(D, -1) flattens in (channel, row, col) order: that matches patchify(..., channels_first=True), not (H, W, C) patches. Permute first."),
-        (lambda w: w.permute(0, 3, 2, 1).reshape(w.shape[0], -1), "Channels are last now, but rows and columns are swapped: permute to (D, row, col, channel)."),
+        (lambda w: w.reshape(w.shape[0], -1),
+         "weight.reshape(D, -1) flattens in (channel, row, col) order: that matches patchify(..., "
+         "channels_first=True), not (H, W, C) patches. Permute first."),
+        (lambda w: w.permute(0, 3, 2, 1).reshape(w.shape[0], -1),
+         "Channels are last now, but rows and columns are swapped: permute to (D, row, col, channel)."),
     ),
 ))

@@ -41,14 +41,17 @@ def _cases() -> list[tuple]:
 
 register(Exercise(
     key="02.info_nce",
-    task="Write info_nce(logits) -> the mean image->text InfoNCE loss of a (B, B) tensor (rows are images, targets the diagonal).",
+    task=("Write info_nce(logits) -> the mean image->text InfoNCE loss of a (B, B) tensor (rows are images, targets "
+          "the diagonal)."),
     solution=lambda: info_nce_torch,
     compare=same_function(_cases),
     hint="-torch.log_softmax(logits, dim=1) gives -log p for every entry; keep the diagonal and average.",
     mistakes=(
-        (lambda x: -torch.log_softmax(x, dim=0).diagonal().mean(), "You normalised over columns (dim=0): that is the text->image direction."),
+        (lambda x: -torch.log_softmax(x, dim=0).diagonal().mean(),
+         "You normalised over columns (dim=0): that is the text->image direction."),
         (lambda x: -torch.log_softmax(x, dim=1).diagonal().sum(), "Average over the batch instead of summing."),
-        (lambda x: -torch.softmax(x, dim=1).diagonal().mean(), "Take the log of the probability: cross-entropy is -log p."),
+        (lambda x: -torch.softmax(x, dim=1).diagonal().mean(),
+         "Take the log of the probability: cross-entropy is -log p."),
     ),
 ))
 
@@ -69,13 +72,16 @@ _CAPTIONS = ["red circle", "blue square", "red circle", "a green cross", "red ci
 
 register(Exercise(
     key="02.false_negatives",
-    task=f"In a batch with captions {_CAPTIONS}, how many ordered pairs (i, j), i != j, does the plain CLIP loss treat as negatives although the captions are identical?",
+    task=(f"In a batch with captions {_CAPTIONS}, how many ordered pairs (i, j), i != j, does the plain CLIP loss "
+          "treat as negatives although the captions are identical?"),
     solution=lambda: duplicate_audit(_CAPTIONS)["false_negative_pairs"],
     compare=equal,
     hint="A caption that occurs c times gives c * (c - 1) ordered pairs; add over captions.",
     mistakes=(
-        (duplicate_audit(_CAPTIONS)["false_negative_pairs"] // 2, "Count ordered pairs: (i, j) and (j, i) are both entries of the similarity matrix."),
-        (duplicate_audit(_CAPTIONS)["in_duplicates"], "That counts captions that have a duplicate; count the pairs of them."),
+        (duplicate_audit(_CAPTIONS)["false_negative_pairs"] // 2,
+         "Count ordered pairs: (i, j) and (j, i) are both entries of the similarity matrix."),
+        (duplicate_audit(_CAPTIONS)["in_duplicates"],
+         "That counts captions that have a duplicate; count the pairs of them."),
     ),
 ))
 
@@ -84,9 +90,12 @@ register(Exercise(
     task="At tau = 0.07, what is the symmetric CLIP loss of the 4x4 walkthrough matrix?",
     solution=lambda: walkthrough(WALKTHROUGH_COSINES, tau=0.07).loss,
     compare=close(rel=1e-3),
-    hint="Divide every cosine by 0.07, then run the same row and column softmaxes and average the two directional losses.",
+    hint=("Divide every cosine by 0.07, then run the same row and column softmaxes and average the two directional "
+          "losses."),
     mistakes=(
-        (walkthrough(WALKTHROUGH_COSINES, tau=1.0).loss, "That is the loss at tau = 1; divide the cosines by 0.07 first."),
-        (walkthrough(WALKTHROUGH_COSINES, tau=0.07).loss_image_to_text, "That is only the image->text direction; average it with text->image."),
+        (walkthrough(WALKTHROUGH_COSINES, tau=1.0).loss,
+         "That is the loss at tau = 1; divide the cosines by 0.07 first."),
+        (walkthrough(WALKTHROUGH_COSINES, tau=0.07).loss_image_to_text,
+         "That is only the image->text direction; average it with text->image."),
     ),
 ))

@@ -27,8 +27,10 @@ register(Exercise(
     hint="Every logit is 10 * 0 - 10 = -10. Add N positive losses log(1 + e^10) and N^2 - N negative "
          "losses log(1 + e^-10), then divide by N.",
     mistakes=(
-        (initial_loss(1024, 10.0, -10.0).loss / 1024, "You divided by N^2 (a mean over pairs); the paper divides the sum by N."),
-        (initial_loss(1024, 10.0, -10.0).positive, "You counted only the positives; the N^2 - N negatives add about (N - 1) * 4.5e-5."),
+        (initial_loss(1024, 10.0, -10.0).loss / 1024,
+         "You divided by N^2 (a mean over pairs); the paper divides the sum by N."),
+        (initial_loss(1024, 10.0, -10.0).positive,
+         "You counted only the positives; the N^2 - N negatives add about (N - 1) * 4.5e-5."),
     ),
 ))
 
@@ -57,8 +59,9 @@ register(Exercise(
     hint="logits = t * image @ text.T + b; labels = 2 * torch.eye(N) - 1; "
          "return -F.logsigmoid(labels * logits).sum() / N.",
     mistakes=(
-        (_mean_over_pairs, "binary_cross_entropy_with_logits averages over all N^2 pairs; the paper sums and divides by N "
-                           "(use reduction='sum' and divide by N)."),
+        (_mean_over_pairs,
+         "binary_cross_entropy_with_logits averages over all N^2 pairs; the paper sums and divides by N "
+         "(use reduction='sum' and divide by N)."),
         (lambda image, text, t, b: -F.logsigmoid(t * image @ text.T + b).sum() / len(image),
          "Every pair got label +1; the off-diagonal pairs are negatives: multiply their logits by -1."),
     ),
@@ -73,7 +76,8 @@ register(Exercise(
     compare=close(1e-9, 0.5),
     hint="Each of the W - 1 hops sends one (b, D) text block of 4-byte floats; the images never move.",
     mistakes=(
-        (RING["world_size"] * RING["b"] * RING["dim"] * 4, "There are W - 1 hops, not W: the rank's own block never leaves it."),
+        (RING["world_size"] * RING["b"] * RING["dim"] * 4,
+         "There are W - 1 hops, not W: the rank's own block never leaves it."),
         (2 * (RING["world_size"] - 1) * RING["b"] * RING["dim"] * 4,
          "That is CLIP's all-gather of images AND texts; the ring only passes texts."),
         ((RING["world_size"] - 1) * RING["b"] * RING["dim"], "Count bytes, not numbers: a float32 takes 4 bytes."),

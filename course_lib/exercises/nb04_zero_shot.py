@@ -21,7 +21,8 @@ register(Exercise(
     hint="Multiply every cosine by the logit scale, then take a softmax over the classes.",
     mistakes=(
         (_softmax(COSINES), "You took the softmax of the raw cosines (scale 1): multiply by the logit scale first."),
-        (COSINES / COSINES.sum(), "Dividing cosines by their sum is not a softmax: exponentiate scale * cosine, then normalise."),
+        (COSINES / COSINES.sum(),
+         "Dividing cosines by their sum is not a softmax: exponentiate scale * cosine, then normalise."),
     ),
 ))
 
@@ -36,12 +37,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 register(Exercise(
     key="04.ensemble",
-    task=f"Ensemble the class embeddings {TEMPLATE_A.tolist()} and {TEMPLATE_B.tolist()} into one prototype (array of 3).",
+    task=(f"Ensemble the class embeddings {TEMPLATE_A.tolist()} and {TEMPLATE_B.tolist()} into one prototype (array "
+          "of 3)."),
     solution=lambda: _unit((_unit(TEMPLATE_A) + _unit(TEMPLATE_B)) / 2),
     compare=close(rel=1e-3, abs_=1e-4),
     hint="Normalise each template's embedding to unit length, average them, then normalise the average.",
     mistakes=(
-        (_unit((TEMPLATE_A + TEMPLATE_B) / 2), "You averaged the raw embeddings, so the longer one dominates: normalise each first."),
+        (_unit((TEMPLATE_A + TEMPLATE_B) / 2),
+         "You averaged the raw embeddings, so the longer one dominates: normalise each first."),
         ((_unit(TEMPLATE_A) + _unit(TEMPLATE_B)) / 2, "The average of unit vectors is shorter than 1: renormalise it."),
     ),
 ))
@@ -69,7 +72,8 @@ register(Exercise(
     hint="The margin of a row is its top score minus its second-best score; answer when it is >= the minimum.",
     mistakes=(
         (SCORES.max(axis=1) >= MIN_MARGIN, "That tests the top score, not the margin between the top two scores."),
-        (SCORES.max(axis=1) - SCORES.min(axis=1) >= MIN_MARGIN, "The margin is top minus the runner-up, not top minus the lowest score."),
+        (SCORES.max(axis=1) - SCORES.min(axis=1) >= MIN_MARGIN,
+         "The margin is top minus the runner-up, not top minus the lowest score."),
     ),
 ))
 
@@ -96,7 +100,8 @@ register(Exercise(
     hint="Try thresholds from low to high; for each, keep conf >= t and compute the error rate of what is kept.",
     mistakes=(
         (0.4, "Answering everything gives an error rate of 3/8 > 0.2: raise the threshold."),
-        (0.85, "That meets the target but abstains more than needed: a lower threshold also keeps the error rate <= 0.2."),
+        (0.85,
+         "That meets the target but abstains more than needed: a lower threshold also keeps the error rate <= 0.2."),
     ),
 ))
 

@@ -9,7 +9,8 @@ register(Exercise(
     task="How many <image> tokens does LLaVA-1.5 insert for one 336 px image with 14 px patches (strategy 'default')?",
     solution=lambda: budgets.tokens_per_image(336, 14),
     compare=equal,
-    hint="Count patches per side (336 / 14), square it, and remember what the 'default' strategy does with the class token.",
+    hint=("Count patches per side (336 / 14), square it, and remember what the 'default' strategy does with the "
+          "class token."),
     mistakes=(
         (577, "The 'default' strategy drops the class token: only the patch tokens reach the LM."),
         (24, "24 is the number of patches per side; the grid has 24 x 24 patches."),
@@ -62,7 +63,8 @@ register(Exercise(
     compare=equal,
     hint="linear_1 maps vision_dim -> text_dim, linear_2 maps text_dim -> text_dim; count weights and biases of both.",
     mistakes=(
-        (VISION_DIM * TEXT_DIM + TEXT_DIM, "That is the linear projector of LLaVA-1; the MLP adds a second text_dim x text_dim layer."),
+        (VISION_DIM * TEXT_DIM + TEXT_DIM,
+         "That is the linear projector of LLaVA-1; the MLP adds a second text_dim x text_dim layer."),
         (VISION_DIM * TEXT_DIM + TEXT_DIM * TEXT_DIM, "Don't forget the two bias vectors (text_dim each)."),
     ),
 ))
@@ -80,6 +82,7 @@ register(Exercise(
     hint="Keep only the questions whose true answer is 'no', then count how often the model said 'yes'.",
     mistakes=(
         (float(np.mean(EXISTS_PRED == "yes")), "That is the yes-rate over all questions; count only absent objects."),
-        (float(np.mean(EXISTS_PRED != EXISTS_TRUE)), "That is the error rate; hallucination counts 'yes' on absent objects only."),
+        (float(np.mean(EXISTS_PRED != EXISTS_TRUE)),
+         "That is the error rate; hallucination counts 'yes' on absent objects only."),
     ),
 ))

@@ -1,12 +1,13 @@
 """Benchmark command (not a test): run every notebook in a fresh kernel and report wall time and
 peak memory, plus the training time and metrics of each tiny model; write BENCHMARKS.md.
 
-    python -m course_lib.bench                  # all notebooks (make bench)
-    python -m course_lib.bench 02_clip 04       # only notebooks whose name starts so
+    python -m course_lib.tools.bench                  # all notebooks (make bench)
+    python -m course_lib.tools.bench 02_clip 04       # only notebooks whose name starts so
 
 Notebooks report live-training numbers by calling `report(...)`, which prints one line
 "[bench] <name>: key=value ..." that this command collects from the executed outputs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .paths import DATA_DIR, NOTEBOOKS_DIR, REPO_DIR
+from ..base.paths import DATA_DIR, NOTEBOOKS_DIR, REPO_DIR
 
 BENCH_LINE = re.compile(r"^\[bench\] (?P<name>[\w.-]+): (?P<values>.*)$", re.MULTILINE)
 
@@ -45,7 +46,9 @@ def _execute_one(path: Path, timeout: int) -> dict[str, Any]:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     error = ""
     try:
@@ -56,20 +59,37 @@ def _execute_one(path: Path, timeout: int) -> dict[str, Any]:
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel, once reaped
     text = "\n".join(
         o.get("text", "") if o.get("output_type") == "stream" else str(o.get("data", {}).get("text/plain", ""))
-        for c in nb.cells if c.cell_type == "code" for o in c.outputs
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
     )
-    return {"notebook": path.name, "seconds": round(seconds, 1), "peak_mb": round(peak_kb / 1024), "error": error, "reports": parse_reports(text)}
+    return {
+        "notebook": path.name,
+        "seconds": round(seconds, 1),
+        "peak_mb": round(peak_kb / 1024),
+        "error": error,
+        "reports": parse_reports(text),
+    }
 
 
 def run_notebook(path: Path, timeout: int = 1200) -> dict[str, Any]:
     """Execute `path` in a fresh kernel started by a fresh process; return time, peak RSS and reports."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run(
-        [sys.executable, "-m", "course_lib.bench", "--one", str(path), "--timeout", str(timeout)],
-        capture_output=True, text=True, env=env, cwd=REPO_DIR,
+        [sys.executable, "-m", "course_lib.tools.bench", "--one", str(path), "--timeout", str(timeout)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_DIR,
     )
     if out.returncode != 0:
-        return {"notebook": path.name, "seconds": float("nan"), "peak_mb": 0, "error": out.stderr.strip()[-300:], "reports": {}}
+        return {
+            "notebook": path.name,
+            "seconds": float("nan"),
+            "peak_mb": 0,
+            "error": out.stderr.strip()[-300:],
+            "reports": {},
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -96,7 +116,7 @@ def markdown(results: list[dict[str, Any]], models: list[dict[str, Any]]) -> str
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench` (`python -m course_lib.bench`) on {os.cpu_count()} CPU cores, "
+        f"Measured by `make bench` (`python -m course_lib.tools.bench`) on {os.cpu_count()} CPU cores, "
         f"python {platform.python_version()}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}.",
         "Each notebook runs in a fresh kernel; peak memory is the kernel's peak resident set size.",
         "",
@@ -111,10 +131,17 @@ def markdown(results: list[dict[str, Any]], models: list[dict[str, Any]]) -> str
     live = [(r["notebook"], name, values) for r in results for name, values in r["reports"].items()]
     if live:
         lines += ["## Live training inside the notebooks", "", "| notebook | run | measured |", "|---|---|---|"]
-        lines += [f"| {nb} | {name} | {', '.join(f'{k}={v}' for k, v in values.items())} |" for nb, name, values in live]
+        lines += [
+            f"| {nb} | {name} | {', '.join(f'{k}={v}' for k, v in values.items())} |" for nb, name, values in live
+        ]
         lines.append("")
     if models:
-        lines += ["## Shipped checkpoints (from data/*/metrics.json)", "", "| checkpoint | build seconds | metrics |", "|---|---:|---|"]
+        lines += [
+            "## Shipped checkpoints (from data/*/metrics.json)",
+            "",
+            "| checkpoint | build seconds | metrics |",
+            "|---|---:|---|",
+        ]
         for m in models:
             shown = {k: v for k, v in m.items() if k not in ("name", "build_seconds", "command", "versions")}
             lines.append(f"| {m['name']} | {m.get('build_seconds', '')} | {_fmt(shown)} |")

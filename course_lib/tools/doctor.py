@@ -1,11 +1,12 @@
 """Environment check for learners: versions, threads, offline readiness, widgets."""
+
 from __future__ import annotations
 
 import importlib.metadata as md
 import os
 import platform
 
-from .paths import DATA_DIR, SHIPPED
+from ..base.paths import DATA_DIR, SHIPPED
 
 
 def _version(package: str) -> str | None:
@@ -20,20 +21,44 @@ def doctor() -> bool:
     import torch
 
     checks: list[tuple[bool, str]] = []
-    checks.append((tuple(map(int, platform.python_version_tuple()[:2])) >= (3, 10), f"python {platform.python_version()}"))
-    for package in ("torch", "transformers", "tokenizers", "numpy", "matplotlib", "scikit-image", "ipywidgets", "jupytext"):
+    checks.append(
+        (tuple(map(int, platform.python_version_tuple()[:2])) >= (3, 10), f"python {platform.python_version()}")
+    )
+    for package in (
+        "torch",
+        "transformers",
+        "tokenizers",
+        "numpy",
+        "matplotlib",
+        "scikit-image",
+        "ipywidgets",
+        "jupytext",
+    ):
         v = _version(package)
         checks.append((v is not None, f"{package} {v or 'missing'}"))
-    checks.append((not torch.cuda.is_available(), f"torch runs on CPU (build {torch.__version__}), {torch.get_num_threads()} threads of {os.cpu_count()} cores"))
+    checks.append(
+        (
+            not torch.cuda.is_available(),
+            f"torch runs on CPU (build {torch.__version__}), {torch.get_num_threads()} threads of {os.cpu_count()} "
+            "cores",
+        )
+    )
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-    checks.append((offline, "hub offline (HF_HUB_OFFLINE=1): nothing will be downloaded" if offline else "HF_HUB_OFFLINE is not 1: import course_lib before transformers"))
+    checks.append(
+        (
+            offline,
+            "hub offline (HF_HUB_OFFLINE=1): nothing will be downloaded"
+            if offline
+            else "HF_HUB_OFFLINE is not 1: import course_lib before transformers",
+        )
+    )
     checks.append((DATA_DIR.is_dir(), f"data folder at {DATA_DIR}"))
     for name in SHIPPED:
         folder = DATA_DIR / name
         ok = (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
         checks.append((ok, f"shipped checkpoint data/{name}" + ("" if ok else " missing: see data/README.md")))
     try:
-        from .photos import load_photo
+        from ..photos import load_photo
 
         checks.append((load_photo("astronaut").shape == (512, 512, 3), "real photos load offline (scikit-image)"))
     except Exception as err:  # report, never raise: this is a diagnosis

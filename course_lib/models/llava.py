@@ -9,7 +9,10 @@ Pieces, in the order notebook 05 builds them:
   stage 2 the projector and the LM on multi-turn conversations about each image (loss on the answers
   and their <eos> only); a blind baseline trains the same way with the image withheld;
 - generation with generate(), exact-match evaluation per question type, hallucination yes-rate.
+
+Taught in notebook 05, sections 2-7 (the visual-token count is budgets.tokens_per_image, section 4).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,18 +21,26 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
-from transformers import (CLIPModel, CLIPVisionConfig, LlamaForCausalLM, LlavaConfig, LlavaForConditionalGeneration,
-                          LlavaProcessor, PreTrainedTokenizerFast)
+from transformers import (
+    CLIPModel,
+    CLIPVisionConfig,
+    LlamaForCausalLM,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    LlavaProcessor,
+    PreTrainedTokenizerFast,
+)
 
+from ..base.seeding import seed_everything
+from ..base.validation import require_array, require_choice, require_int
+from ..budgets import tokens_per_image
+from ..patches import num_patches
+from ..shapes_world import QA, QUESTION_TYPES, Scenes, generate_scenes, make_captions, make_vqa
+from ..tokenizer import IMAGE, encode
+from ..training import TrainResult, step_seed, train
 from .causal_lm import lm_loss
-from .clip_model import image_processor, to_pixel_values, tiny_clip_config
-from .paths import data_path
-from .patches import num_patches
-from .seeding import seed_everything
-from .shapes_world import QA, QUESTION_TYPES, Scenes, generate_scenes, make_captions, make_vqa
-from .tokenizer import IMAGE, encode, load_tokenizer
-from .training import TrainResult, train
-from .validation import check_array, check_choice, check_int
+from .dual_encoder import image_processor, to_pixel_values
+from .shipped import load_shipped
 
 TINY_LLAVA = "tiny_llava"  # data/tiny_llava: the shipped checkpoint
 FEATURE_LAYER = -2  # LLaVA takes the vision tower's second-to-last hidden states
@@ -39,28 +50,29 @@ PROJECTORS: tuple[str, ...] = ("mlp", "linear")
 
 # ---- processor and the <image> expansion ----------------------------------------------------
 
+
 def build_processor(tokenizer: PreTrainedTokenizerFast, image_size: int = 48, patch_size: int = 8) -> LlavaProcessor:
     """LlavaProcessor over the course tokenizer (<image> is its special token) and a CLIPImageProcessorPil
     with the course's normalisation; a CLIP tower has a class token, hence num_additional_image_tokens=1."""
     num_patches(image_size, patch_size)  # validates the sizes
-    return LlavaProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer, patch_size=patch_size,
-                          vision_feature_select_strategy=STRATEGY, num_additional_image_tokens=1)
-
-
-def image_token_count(image_size: int, patch_size: int, strategy: str = STRATEGY) -> int:
-    """Copies of <image> the processor inserts: (S/P)^2 patch tokens (+1 class token unless "default")."""
-    check_choice("strategy", strategy, ("default", "full"))
-    return num_patches(image_size, patch_size, cls_token=strategy == "full")
+    return LlavaProcessor(
+        image_processor=image_processor(image_size),
+        tokenizer=tokenizer,
+        patch_size=patch_size,
+        vision_feature_select_strategy=STRATEGY,
+        num_additional_image_tokens=1,
+    )
 
 
 def expand_image_token(text: str, n_tokens: int) -> str:
     """The processor's text step from scratch: each <image> becomes `n_tokens` copies of itself."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
-    return text.replace(IMAGE, IMAGE * check_int("n_tokens", n_tokens, low=1))
+    return text.replace(IMAGE, IMAGE * require_int("n_tokens", n_tokens, low=1))
 
 
 # ---- projector --------------------------------------------------------------------------------
+
 
 class Projector(nn.Module):
     """Vision features (B, N, Dv) -> LM embeddings (B, N, Dt): linear_1, then (kind "mlp") GELU and linear_2.
@@ -70,14 +82,18 @@ class Projector(nn.Module):
 
     def __init__(self, vision_dim: int, text_dim: int, kind: str = "mlp") -> None:
         super().__init__()
-        self.kind = check_choice("kind", kind, PROJECTORS)
-        self.linear_1 = nn.Linear(check_int("vision_dim", vision_dim, low=1), check_int("text_dim", text_dim, low=1))
+        self.kind = require_choice("kind", kind, PROJECTORS)
+        self.linear_1 = nn.Linear(
+            require_int("vision_dim", vision_dim, low=1), require_int("text_dim", text_dim, low=1)
+        )
         self.linear_2 = nn.Linear(text_dim, text_dim) if kind == "mlp" else None
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        check_array("features", features, ndim=(2, 3), dtype="f")
+        require_array("features", features, ndim=(2, 3), dtype="f")
         if features.shape[-1] != self.linear_1.in_features:
-            raise ValueError(f"features must end in {self.linear_1.in_features} channels, got shape {tuple(features.shape)}")
+            raise ValueError(
+                f"features must end in {self.linear_1.in_features} channels, got shape {tuple(features.shape)}"
+            )
         hidden = self.linear_1(features)
         if self.linear_2 is None:
             return hidden
@@ -86,22 +102,37 @@ class Projector(nn.Module):
 
 # ---- the model ----------------------------------------------------------------------------------
 
+
 def tiny_llava_config(vision_config: CLIPVisionConfig, text_config: Any, image_token_id: int) -> LlavaConfig:
     """LlavaConfig for a CLIP vision tower and a Llama LM: feature layer -2, class token dropped,
     GELU MLP projector, image_seq_length = (S/P)^2."""
-    n = image_token_count(vision_config.image_size, vision_config.patch_size)
-    return LlavaConfig(vision_config=vision_config.to_dict(), text_config=text_config.to_dict(),
-                       image_token_id=check_int("image_token_id", image_token_id, low=0),
-                       vision_feature_layer=FEATURE_LAYER, vision_feature_select_strategy=STRATEGY,
-                       projector_hidden_act="gelu", image_seq_length=n, tie_word_embeddings=text_config.tie_word_embeddings)
+    n = tokens_per_image(vision_config.image_size, vision_config.patch_size, strategy=STRATEGY)
+    return LlavaConfig(
+        vision_config=vision_config.to_dict(),
+        text_config=text_config.to_dict(),
+        image_token_id=require_int("image_token_id", image_token_id, low=0),
+        vision_feature_layer=FEATURE_LAYER,
+        vision_feature_select_strategy=STRATEGY,
+        projector_hidden_act="gelu",
+        image_seq_length=n,
+        tie_word_embeddings=text_config.tie_word_embeddings,
+    )
 
 
-def build_tiny_llava(clip: CLIPModel | None, lm: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast,
-                     seed: int = 0) -> LlavaForConditionalGeneration:
-    """LlavaForConditionalGeneration with the vision tower copied from `clip` (None: a random tower of
-    the tiny-CLIP shape), the LM copied from `lm`, a fresh seeded projector; the tower is frozen."""
-    seed_everything(seed)
-    vision_config = clip.config.vision_config if clip is not None else CLIPVisionConfig(**tiny_clip_config(tokenizer).vision_config.to_dict())
+def build_tiny_llava(
+    vision: CLIPModel | CLIPVisionConfig, lm: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, seed: int = 0
+) -> LlavaForConditionalGeneration:
+    """LlavaForConditionalGeneration with the vision tower copied from a trained CLIPModel `vision` (or, given a
+    CLIPVisionConfig, a random tower of exactly that config), the LM copied from `lm` and a fresh seeded
+    projector; the tower is frozen. Seeds only: the torch thread count is left as it is."""
+    if not isinstance(vision, (CLIPModel, CLIPVisionConfig)):
+        raise TypeError(
+            f"vision must be a trained CLIPModel (e.g. load_tiny_clip()[0]) or a CLIPVisionConfig, "
+            f"got {type(vision).__name__}"
+        )
+    seed_everything(seed, threads=None)
+    clip = vision if isinstance(vision, CLIPModel) else None
+    vision_config = clip.config.vision_config if clip is not None else vision
     model = LlavaForConditionalGeneration(tiny_llava_config(vision_config, lm.config, tokenizer.image_token_id))
     if clip is not None:
         model.model.vision_tower.load_state_dict(clip.vision_model.state_dict())
@@ -116,7 +147,7 @@ def set_stage(model: LlavaForConditionalGeneration, stage: int) -> list[nn.Param
 
     The vision tower is always frozen; stage 1 trains the projector only; stage 2 the projector and the LM.
     """
-    check_choice("stage", stage, (1, 2))
+    require_choice("stage", stage, (1, 2))
     model.model.vision_tower.requires_grad_(False)
     model.model.multi_modal_projector.requires_grad_(True)
     model.model.language_model.requires_grad_(stage == 2)
@@ -126,10 +157,15 @@ def set_stage(model: LlavaForConditionalGeneration, stage: int) -> list[nn.Param
 
 def count_parameters(model: LlavaForConditionalGeneration) -> dict[str, tuple[int, int]]:
     """(total, trainable) parameters of the vision tower, projector and LM (embeddings tied to the head)."""
-    parts = {"vision tower": model.model.vision_tower, "projector": model.model.multi_modal_projector,
-             "language model": model.model.language_model}
-    return {k: (sum(p.numel() for p in m.parameters()), sum(p.numel() for p in m.parameters() if p.requires_grad))
-            for k, m in parts.items()}
+    parts = {
+        "vision tower": model.model.vision_tower,
+        "projector": model.model.multi_modal_projector,
+        "language model": model.model.language_model,
+    }
+    return {
+        k: (sum(p.numel() for p in m.parameters()), sum(p.numel() for p in m.parameters() if p.requires_grad))
+        for k, m in parts.items()
+    }
 
 
 # ---- batches ------------------------------------------------------------------------------------
@@ -137,20 +173,28 @@ def count_parameters(model: LlavaForConditionalGeneration) -> dict[str, tuple[in
 Turn = tuple[str, str]  # (prompt, answer): one exchange of a conversation about an image
 
 
-def llava_batch(tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None, conversations: Sequence[Sequence[Turn]],
-                n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
+def llava_batch(
+    tokenizer: PreTrainedTokenizerFast,
+    images: np.ndarray | None,
+    conversations: Sequence[Sequence[Turn]],
+    n_image_tokens: int = 36,
+) -> dict[str, torch.Tensor]:
     """Training batch, one row per conversation: "<bos> <image>xN prompt1 answer1 <eos> prompt2 answer2 <eos> ...",
     right-padded (LLaVA's multi-turn format: every answer ends with <eos>). Labels are -100 everywhere but
     the answers and their <eos>. images: (B, S, S, 3) uint8, or None for a blind batch (no <image>)."""
     if isinstance(conversations, str) or len(conversations) == 0:
         raise ValueError("conversations must be a non-empty list, one list of (prompt, answer) turns per image")
     if images is not None:
-        check_array("images", images, ndim=4, dtype="uint8", shape=(len(conversations), None, None, 3))
-    n = 0 if images is None else check_int("n_image_tokens", n_image_tokens, low=1)
+        require_array("images", images, ndim=4, dtype="uint8", shape=(len(conversations), None, None, 3))
+    n = 0 if images is None else require_int("n_image_tokens", n_image_tokens, low=1)
     rows, labels = [], []
     for turns in conversations:
-        if len(turns) == 0 or any(not (isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)) for t in turns):
-            raise ValueError(f"each conversation must be a non-empty list of (prompt, answer) string pairs, got {turns!r}")
+        if len(turns) == 0 or any(
+            not (isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)) for t in turns
+        ):
+            raise ValueError(
+                f"each conversation must be a non-empty list of (prompt, answer) string pairs, got {turns!r}"
+            )
         ids = [tokenizer.bos_token_id] + [tokenizer.image_token_id] * n
         row_labels = [-100] * len(ids)
         for prompt, answer in turns:
@@ -163,9 +207,11 @@ def llava_batch(tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None, c
         rows.append(ids)
         labels.append(row_labels)
     width = max(len(r) for r in rows)
-    batch = {"input_ids": torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows]),
-             "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
-             "labels": torch.tensor([r + [-100] * (width - len(r)) for r in labels])}
+    batch = {
+        "input_ids": torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows]),
+        "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
+        "labels": torch.tensor([r + [-100] * (width - len(r)) for r in labels]),
+    }
     if images is not None:
         batch["pixel_values"] = to_pixel_values(images)
     return batch
@@ -173,15 +219,19 @@ def llava_batch(tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None, c
 
 def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[list[Turn]]]:
     """(images, conversations) for captioning: seeded scenes of 1-3 objects, each one turn (empty prompt, caption)."""
-    scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
+    scenes = generate_scenes(
+        require_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all"
+    )
     return scenes.images, [[("", caption)] for caption in make_captions(scenes, seed=seed)]
 
 
 def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> tuple[np.ndarray, list[list[Turn]]]:
     """(images, conversations) for VQA: seeded scenes of 1-3 objects, each with `turns` of its questions
     (default: all; make_vqa asks one of each type, 'relation' needs two objects) in a random order."""
-    turns = check_int("turns", turns, low=1, high=len(QUESTION_TYPES))
-    scenes = generate_scenes(check_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all")
+    turns = require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
+    scenes = generate_scenes(
+        require_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all"
+    )
     by_scene: dict[int, list[QA]] = {}
     for q in make_vqa(scenes, seed=seed):
         by_scene.setdefault(q.scene, []).append(q)
@@ -193,13 +243,21 @@ def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> 
     return scenes.images, conversations
 
 
-def caption_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36) -> dict[str, torch.Tensor]:
+def caption_batch(
+    tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36
+) -> dict[str, torch.Tensor]:
     """Stage-1 batch: seeded scenes (1-3 objects) and their captions as targets (empty prompt)."""
     return llava_batch(tokenizer, *caption_examples(batch_size, seed), n_image_tokens)
 
 
-def vqa_batch(tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36,
-              blind: bool = False, turns: int = len(QUESTION_TYPES)) -> dict[str, torch.Tensor]:
+def vqa_batch(
+    tokenizer: PreTrainedTokenizerFast,
+    batch_size: int,
+    seed: int,
+    n_image_tokens: int = 36,
+    blind: bool = False,
+    turns: int = len(QUESTION_TYPES),
+) -> dict[str, torch.Tensor]:
     """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image)."""
     images, conversations = vqa_examples(batch_size, seed, turns)
     return llava_batch(tokenizer, None if blind else images, conversations, n_image_tokens)
@@ -210,13 +268,17 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
                 turns: int = len(QUESTION_TYPES), progress: bool = True, desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
     conversations of `turns` questions per image (blind=True withholds the image).
-    Batch of step s uses seed (seed * 1_000_003 + s) * 4 + stage."""
+    Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
     n = model.config.image_seq_length
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
-        s = (seed * 1_000_003 + step) * 4 + stage
-        return caption_batch(tokenizer, batch_size, s, n) if stage == 1 else vqa_batch(tokenizer, batch_size, s, n, blind, turns)
+        s = step_seed(seed, step) * 4 + stage
+        return (
+            caption_batch(tokenizer, batch_size, s, n)
+            if stage == 1
+            else vqa_batch(tokenizer, batch_size, s, n, blind, turns)
+        )
 
     desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
     return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, progress=progress, desc=desc)
@@ -224,17 +286,27 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
 
 # ---- generation and evaluation ----------------------------------------------------------------------
 
+
 @torch.no_grad()
-def generate_answers(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, images: np.ndarray | None,
-                     questions: Sequence[str], *, max_new_tokens: int = 4, batch_size: int = 250) -> list[str]:
+def generate_answers(
+    model: LlavaForConditionalGeneration,
+    tokenizer: PreTrainedTokenizerFast,
+    images: np.ndarray | None,
+    questions: Sequence[str],
+    *,
+    max_new_tokens: int = 4,
+    batch_size: int = 250,
+) -> list[str]:
     """Greedy generate() answers to one question per image (images None: blind, text only), left-padded."""
     if isinstance(questions, str):
         raise TypeError("questions must be a list of strings, one per image")
     if images is not None:
-        check_array("images", images, ndim=4, dtype="uint8", shape=(len(questions), None, None, 3))
+        require_array("images", images, ndim=4, dtype="uint8", shape=(len(questions), None, None, 3))
         size = model.config.vision_config.image_size
         if images.shape[1:3] != (size, size):
-            raise ValueError(f"images must be {size}x{size} for this vision tower, got {images.shape[1]}x{images.shape[2]}")
+            raise ValueError(
+                f"images must be {size}x{size} for this vision tower, got {images.shape[1]}x{images.shape[2]}"
+            )
     model.eval()
     head = "" if images is None else expand_image_token(IMAGE, model.config.image_seq_length) + " "
     side = tokenizer.padding_side
@@ -242,24 +314,29 @@ def generate_answers(model: LlavaForConditionalGeneration, tokenizer: PreTrained
     answers: list[str] = []
     try:
         for i in range(0, len(questions), batch_size):
-            chunk = [f"{head}{q}" for q in questions[i:i + batch_size]]
+            chunk = [f"{head}{q}" for q in questions[i : i + batch_size]]
             enc = tokenizer(chunk, padding=True, return_tensors="pt")
             ids, mask = enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1]  # drop the trailing <eos>
-            kwargs = {} if images is None else {"pixel_values": to_pixel_values(images[i:i + batch_size])}
-            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **kwargs)
-            answers += [a.strip() for a in tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True)]
+            kwargs = {} if images is None else {"pixel_values": to_pixel_values(images[i : i + batch_size])}
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **kwargs,
+            )
+            answers += [a.strip() for a in tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)]
     finally:
         tokenizer.padding_side = side
     return answers
 
 
-EVAL_SEED = 2_000_000_011  # held-out scenes: never a training seed (training seeds are small integers)
-
-
-def eval_set(n_questions: int = 1000, seed: int = EVAL_SEED) -> tuple[Scenes, list[QA]]:
-    """Held-out scenes (1-3 objects) and the first `n_questions` of make_vqa over them (every type)."""
-    n_questions = check_int("n_questions", n_questions, low=1)
+def eval_set(n_questions: int, seed: int) -> tuple[Scenes, list[QA]]:
+    """Held-out scenes (1-3 objects) and the first `n_questions` of make_vqa over them (every type);
+    the shipped metrics use 1,000 questions and recipes.SEEDS.llava_eval (never a training seed)."""
+    n_questions = require_int("n_questions", n_questions, low=1)
     scenes = generate_scenes(n_questions // 5 + 1, seed=seed, min_objects=1, max_objects=3, split="all")
     return scenes, make_vqa(scenes, seed=seed)[:n_questions]
 
@@ -278,15 +355,21 @@ def vqa_metrics(qa: Sequence[QA], predictions: Sequence[str]) -> dict[str, float
     return metrics
 
 
-def evaluate(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, scenes: Scenes, qa: Sequence[QA],
-             *, blind: bool = False) -> tuple[dict[str, float], list[str]]:
+def evaluate(
+    model: LlavaForConditionalGeneration,
+    tokenizer: PreTrainedTokenizerFast,
+    scenes: Scenes,
+    qa: Sequence[QA],
+    *,
+    blind: bool = False,
+) -> tuple[dict[str, float], list[str]]:
     """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images)."""
     images = None if blind else scenes.images[[q.scene for q in qa]]
     predictions = generate_answers(model, tokenizer, images, [q.question for q in qa])
     return vqa_metrics(qa, predictions), predictions
 
 
-def format_metrics(rows: dict[str, dict[str, float]]) -> str:
+def metrics_table(rows: dict[str, dict[str, float]]) -> str:
     """A text table: one row per model, one column per question type, overall and yes-rate on absent objects."""
     cols = [c for c in (*QUESTION_TYPES, "overall", "yes_rate_absent") if any(c in r for r in rows.values())]
     width = max(len(n) for n in rows) + 2
@@ -298,49 +381,34 @@ def format_metrics(rows: dict[str, dict[str, float]]) -> str:
 
 # ---- shipped checkpoint ---------------------------------------------------------------------------
 
+
 def load_tiny_llava(folder: str | Path | None = None) -> tuple[LlavaForConditionalGeneration, PreTrainedTokenizerFast]:
     """(model, tokenizer) from a local save_pretrained folder (default: the shipped data/tiny_llava)."""
-    folder = Path(folder) if folder is not None else data_path(TINY_LLAVA)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"no config.json in {folder} (rebuild: python -m course_lib.checkpoints {TINY_LLAVA})")
-    return LlavaForConditionalGeneration.from_pretrained(str(folder), local_files_only=True).eval(), load_tokenizer(folder)
+    return load_shipped(LlavaForConditionalGeneration, TINY_LLAVA, folder)
 
 
-# The shipped recipe; the notebook's live run uses fewer steps.
-CHECKPOINT_RECIPE = dict(stage1_steps=200, stage2_steps=3600, batch_size=32, lr1=3e-3, lr2=2e-3, turns=len(QUESTION_TYPES), seed=0)
-CHECKPOINT_THREADS = 2  # fixed for bit-identical rebuilds; two, because the build runs alone on the two cores
-
-
-def train_two_stages(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, *, stage1_steps: int,
-                     stage2_steps: int, batch_size: int, lr1: float, lr2: float, seed: int,
-                     turns: int = len(QUESTION_TYPES), blind: bool = False, progress: bool = True) -> tuple[TrainResult | None, TrainResult]:
+def train_two_stages(
+    model: LlavaForConditionalGeneration,
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    stage1_steps: int,
+    stage2_steps: int,
+    batch_size: int,
+    lr1: float,
+    lr2: float,
+    seed: int,
+    turns: int = len(QUESTION_TYPES),
+    blind: bool = False,
+    progress: bool = True,
+) -> tuple[TrainResult | None, TrainResult]:
     """Stage 1 (skipped when blind: there is no image to align) then stage 2."""
-    first = None if blind else train_stage(model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, progress=progress)
-    second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed, blind=blind,
-                         turns=turns, progress=progress)
+    first = (
+        None
+        if blind
+        else train_stage(
+            model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, progress=progress
+        )
+    )
+    second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed,
+                         blind=blind, turns=turns, progress=progress)
     return first, second
-
-
-def build_checkpoint(folder: str | Path) -> dict[str, Any]:
-    """Train the shipped tiny LLaVA (shipped tiny CLIP tower + shipped tiny LM) and its blind baseline with
-    CHECKPOINT_RECIPE, save the LLaVA (and tokenizer, processor) into `folder`, return both evaluations."""
-    from .causal_lm import load_tiny_lm
-    from .clip_model import load_tiny_clip
-
-    clip, _ = load_tiny_clip()
-    scenes, qa = eval_set()
-    results: dict[str, Any] = {}
-    for blind in (False, True):
-        lm, tokenizer = load_tiny_lm()
-        model = build_tiny_llava(clip, lm, tokenizer, seed=CHECKPOINT_RECIPE["seed"])
-        torch.set_num_threads(CHECKPOINT_THREADS)
-        first, second = train_two_stages(model, tokenizer, **CHECKPOINT_RECIPE, blind=blind)
-        name = "blind" if blind else "llava"
-        results[name] = {k: round(v, 4) for k, v in evaluate(model, tokenizer, scenes, qa, blind=blind)[0].items()}
-        results[f"{name}_train_seconds"] = round((first.seconds if first else 0.0) + second.seconds, 1)
-        if not blind:
-            results["stage1_final_loss"] = round(float(np.mean(first.losses[-20:])), 4)
-            results["stage2_final_loss"] = round(float(np.mean(second.losses[-20:])), 4)
-            model.save_pretrained(folder)
-            build_processor(tokenizer).save_pretrained(folder)
-    return {"recipe": CHECKPOINT_RECIPE, "eval": {"questions": len(qa), "seed": EVAL_SEED}, **results}

@@ -1,4 +1,5 @@
 """Input checks shared by every public function: say what was expected and what came."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -13,7 +14,7 @@ def describe(x: Any) -> str:
     return f"{type(x).__name__} {x!r}" if isinstance(x, (int, float, str, bool)) else type(x).__name__
 
 
-def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+def require_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """Return `value` as an int, or raise if it is not an integer in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {describe(value)}")
@@ -25,7 +26,7 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     return value
 
 
-def check_positive(name: str, value: Any) -> float:
+def require_positive(name: str, value: Any) -> float:
     """Return `value` as a float, or raise if it is not a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {describe(value)}")
@@ -35,14 +36,14 @@ def check_positive(name: str, value: Any) -> float:
     return value
 
 
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+def require_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     """Return `value` if it is one of `choices`, else raise naming the choices."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
 
 
-def check_array(
+def require_array(
     name: str,
     x: Any,
     *,
@@ -72,6 +73,21 @@ def check_array(
         if not ok:
             names = {"u": "unsigned integer", "i": "integer", "f": "floating-point", "b": "boolean", "uint8": "uint8"}
             raise TypeError(f"{name} must have a {names.get(dtype, dtype)} dtype, got {x.dtype}")
+
+
+def require_pair(
+    name_a: str, a: Any, name_b: str, b: Any, *, same_rows: bool = False, dtype: str | None = None
+) -> None:
+    """Raise unless `a` (N, D) and `b` (M, D) are 2-D arrays or tensors with the same D (and N == M if
+    `same_rows`: row i of `a` pairs with row i of `b`); `dtype` as in require_array."""
+    require_array(name_a, a, ndim=2, dtype=dtype)
+    require_array(name_b, b, ndim=2, dtype=dtype)
+    if same_rows and a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"batch sizes differ: {a.shape[0]} rows in {name_a} but {b.shape[0]} in {name_b} (pair i is row i of each)"
+        )
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"embedding sizes differ: {name_a} has {a.shape[1]}, {name_b} has {b.shape[1]}")
 
 
 def _dtype_kind(x: Any) -> str:

@@ -1,15 +1,20 @@
 """Tiny CLIP: config, batches and their positives, the trainer (loss goes down, scale clamped,
 generic over the loss), save/load round-trip, the shipped checkpoint, bad input."""
+
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from course_lib import clip_model as cm
+from course_lib.base.paths import data_path
 from course_lib.contrastive import MAX_LOGIT_SCALE
+from course_lib.models import clip
+from course_lib.models import dual_encoder as de
+from course_lib.recipes import SEEDS
 from course_lib.shapes_world import is_held_out
 from course_lib.tokenizer import build_tokenizer
+from course_lib.zero_shot import evaluate_zero_shot
 
 SMALL = dict(hidden_size=32, layers=1, heads=2, projection_dim=16)
 
@@ -20,21 +25,23 @@ def tok():
 
 
 def test_config_follows_the_tokenizer(tok):
-    cfg = cm.tiny_clip_config(tok)
+    cfg = clip.tiny_clip_config(tok)
     assert cfg.text_config.eos_token_id == tok.eos_token_id == 3
     assert cfg.text_config.vocab_size == len(tok)
     assert cfg.vision_config.image_size == 48 and cfg.vision_config.patch_size == 8
 
 
-@pytest.mark.parametrize("kwargs, words", [(dict(hidden_size=30, heads=4), "divisible"), (dict(image_size=50), "divisible")])
+@pytest.mark.parametrize(
+    "kwargs, words", [(dict(hidden_size=30, heads=4), "divisible"), (dict(image_size=50), "divisible")]
+)
 def test_config_rejects_bad_sizes(tok, kwargs, words):
     with pytest.raises(ValueError, match=words):
-        cm.tiny_clip_config(tok, **kwargs)
+        clip.tiny_clip_config(tok, **kwargs)
 
 
 def test_batch_is_seeded_train_only_and_positives_are_true_captions():
-    a = cm.image_text_batch(32, 5, multi_object_share=0.25)
-    b = cm.image_text_batch(32, 5, multi_object_share=0.25)
+    a = de.image_text_batch(32, 5, multi_object_share=0.25)
+    b = de.image_text_batch(32, 5, multi_object_share=0.25)
     assert a.captions == b.captions and np.array_equal(a.scenes.images, b.scenes.images)
     assert len(a) == 32 and (a.scenes.n_objects > 1).sum() == 8
     present = a.scenes.colors >= 0
@@ -47,21 +54,21 @@ def test_batch_is_seeded_train_only_and_positives_are_true_captions():
 
 
 def test_unique_captions_and_positive_modes():
-    batch = cm.image_text_batch(48, 1, unique_captions=True, positives="identical")
+    batch = de.image_text_batch(48, 1, unique_captions=True, positives="identical")
     assert len(set(batch.captions)) == 48 and batch.positives.sum().item() == 48
-    assert cm.image_text_batch(48, 1, positives="diagonal").positives.sum().item() == 48
-    assert cm.image_text_batch(48, 1, positives="described").positives.sum().item() > 48
+    assert de.image_text_batch(48, 1, positives="diagonal").positives.sum().item() == 48
+    assert de.image_text_batch(48, 1, positives="described").positives.sum().item() > 48
 
 
 def test_repainted_images_are_captioned_by_shape_and_never_matched_by_a_colour():
-    batch = cm.image_text_batch(64, 2, unique_captions=True, partial_share=0.4, repaint_share=0.3)
+    batch = de.image_text_batch(64, 2, unique_captions=True, partial_share=0.4, repaint_share=0.3)
     rows = np.nonzero(batch.repainted)[0]
     assert 8 < len(rows) < 32
     for i in rows:
         assert batch.captions[i] == "a " + batch.scenes.objects(i)[0]["shape"]
         named = [j for j in batch.positives[i].nonzero().flatten().tolist()]
         assert all(batch.captions[j] == batch.captions[i] for j in named)  # only "a <shape>" captions
-    plain = cm.image_text_batch(64, 2, unique_captions=True, partial_share=0.4)
+    plain = de.image_text_batch(64, 2, unique_captions=True, partial_share=0.4)
     keep = ~batch.repainted
     assert np.array_equal(plain.scenes.images[keep], batch.scenes.images[keep])
     assert not np.array_equal(plain.scenes.images[rows], batch.scenes.images[rows])
@@ -69,21 +76,25 @@ def test_repainted_images_are_captioned_by_shape_and_never_matched_by_a_colour()
 
 @pytest.mark.parametrize(
     "kwargs, error",
-    [(dict(batch_size=1), ValueError), (dict(multi_object_share=1.5), ValueError), (dict(positives="all"), ValueError),
-     (dict(repaint_share=-0.1), ValueError),
-     (dict(batch_size=2.5), TypeError)],
+    [
+        (dict(batch_size=1), ValueError),
+        (dict(multi_object_share=1.5), ValueError),
+        (dict(positives="all"), ValueError),
+        (dict(repaint_share=-0.1), ValueError),
+        (dict(batch_size=2.5), TypeError),
+    ],
 )
 def test_batch_bad_input(kwargs, error):
     args = dict(batch_size=8, seed=0) | kwargs
     with pytest.raises(error):
-        cm.image_text_batch(**args)
+        de.image_text_batch(**args)
 
 
 def test_trainer_decreases_loss_and_clamps_scale(tok):
-    model = cm.build_tiny_clip(tok, seed=0, **SMALL)
+    model = clip.build_tiny_clip(tok, seed=0, **SMALL)
     with torch.no_grad():
         model.logit_scale.fill_(6.0)  # exp(6) = 403 > 100
-    result = cm.train_dual_encoder(model, tok, steps=30, batch_size=16, lr=3e-3, progress=False)
+    result = de.train_dual_encoder(model, tok, steps=30, batch_size=16, lr=3e-3, progress=False)
     assert result.steps == 30
     assert np.mean(result.losses[-5:]) < np.mean(result.losses[:5])
     assert model.logit_scale.exp().item() <= MAX_LOGIT_SCALE + 1e-3
@@ -94,51 +105,57 @@ def test_trainer_is_generic_over_the_loss(tok):
 
     def loss_fn(image, text, model, positives):
         calls.append((image.shape, text.shape, positives.shape))
-        return cm.LOSSES["clip_plain"](image, text, model, positives)
+        return de.LOSSES["clip_plain"](image, text, model, positives)
 
-    cm.train_dual_encoder(cm.build_tiny_clip(tok, **SMALL), tok, steps=2, batch_size=8, loss=loss_fn, progress=False)
+    de.train_dual_encoder(clip.build_tiny_clip(tok, **SMALL), tok, steps=2, batch_size=8, loss=loss_fn, progress=False)
     assert calls == [((8, 16), (8, 16), (8, 8))] * 2
     with pytest.raises(ValueError, match="loss"):
-        cm.train_dual_encoder(cm.build_tiny_clip(tok, **SMALL), tok, steps=1, loss="nope", progress=False)
+        de.train_dual_encoder(clip.build_tiny_clip(tok, **SMALL), tok, steps=1, loss="nope", progress=False)
 
 
 def test_training_is_deterministic(tok):
-    runs = [cm.train_dual_encoder(cm.build_tiny_clip(tok, seed=0, **SMALL), tok, steps=5, batch_size=8, progress=False).losses
-            for _ in range(2)]
+    runs = [
+        de.train_dual_encoder(
+            clip.build_tiny_clip(tok, seed=0, **SMALL), tok, steps=5, batch_size=8, progress=False
+        ).losses
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
 def test_save_and_load_round_trip(tok, tmp_path):
-    model = cm.build_tiny_clip(tok, seed=1, **SMALL)
-    cm.save_tiny_clip(model, tok, tmp_path)
+    model = clip.build_tiny_clip(tok, seed=1, **SMALL)
+    clip.save_tiny_clip(model, tok, tmp_path)
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "preprocessor_config.json").is_file()
-    loaded, tok2 = cm.load_tiny_clip(tmp_path)
+    loaded, tok2 = clip.load_tiny_clip(tmp_path)
     captions = ["a photo of a red circle", "a small blue square on the left"]
-    torch.testing.assert_close(cm.encode_texts(loaded, tok2, captions), cm.encode_texts(model, tok, captions))
-    images = cm.image_text_batch(4, 0).scenes.images
-    torch.testing.assert_close(cm.encode_images(loaded, images), cm.encode_images(model, images))
+    torch.testing.assert_close(de.encode_texts(loaded, tok2, captions), de.encode_texts(model, tok, captions))
+    images = de.image_text_batch(4, 0).scenes.images
+    torch.testing.assert_close(de.encode_images(loaded, images), de.encode_images(model, images))
     with pytest.raises(FileNotFoundError, match="config.json"):
-        cm.load_tiny_clip(tmp_path / "missing")
+        clip.load_tiny_clip(tmp_path / "missing")
 
 
 def test_image_processor_matches_to_pixel_values():
-    images = cm.image_text_batch(3, 0).scenes.images
-    pixels = cm.image_processor()(list(images), return_tensors="pt")["pixel_values"]
-    torch.testing.assert_close(pixels, cm.to_pixel_values(images), atol=1e-6, rtol=0)
+    images = de.image_text_batch(3, 0).scenes.images
+    pixels = de.image_processor()(list(images), return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pixels, de.to_pixel_values(images), atol=1e-6, rtol=0)
 
 
 def test_shipped_checkpoint_loads_and_meets_its_metrics():
-    model, tok = cm.load_tiny_clip()
-    metrics = json.loads((cm.data_path(cm.TINY_CLIP) / "metrics.json").read_text())
-    assert metrics["command"] == "python -m course_lib.checkpoints tiny_clip"
-    acc = cm.evaluate_zero_shot(model, tok)  # the same 1,000 test scenes build_checkpoint scored
+    model, tok = clip.load_tiny_clip()
+    metrics = json.loads((data_path(clip.TINY_CLIP) / "metrics.json").read_text())
+    assert metrics["command"] == "python -m course_lib.tools.checkpoints tiny_clip"
+    acc = evaluate_zero_shot(
+        model, tok, 1000, SEEDS.clip_zero_shot
+    )  # the same 1,000 test scenes build_checkpoint scored
     assert acc == pytest.approx(metrics["zero_shot"], abs=1e-9)
     assert acc["seen"] > 0.95 and acc["held_out"] > 0.75
-    size = sum(f.stat().st_size for f in cm.data_path(cm.TINY_CLIP).iterdir())
+    size = sum(f.stat().st_size for f in data_path(clip.TINY_CLIP).iterdir())
     assert size < 5e6
 
 
 def test_encoders_reject_unknown_words(tok):
-    model = cm.build_tiny_clip(tok, **SMALL)
+    model = clip.build_tiny_clip(tok, **SMALL)
     with pytest.raises(ValueError, match="unknown word"):
-        cm.encode_texts(model, tok, ["a photo of a dog"])
+        de.encode_texts(model, tok, ["a photo of a dog"])

@@ -1,9 +1,10 @@
 """Where the course's folders are, from any working directory."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # course_lib/
 REPO_DIR = PACKAGE_DIR.parent
 DATA_DIR = REPO_DIR / "data"
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
@@ -19,6 +20,7 @@ def data_path(*parts: str) -> Path:
             "See data/README.md for the command that rebuilds each one."
         )
     return path
+
 
 # Checkpoint folders the course ships in data/ (each a save_pretrained folder); doctor() checks them.
 SHIPPED: tuple[str, ...] = ("tiny_clip", "tiny_lm", "tiny_llava")

@@ -1,0 +1,157 @@
+"""Every recipe of the course in one place: the live runs of the notebooks, the studies and the shipped
+checkpoints, as frozen dataclasses, plus the named seeds of every held-out set.
+
+A recipe's fields are the keyword arguments of the function that runs it, so
+`train_dual_encoder(model, tok, **asdict(CLIP_LIVE))` runs notebook 02's live recipe, and
+`dataclasses.replace(CLIP_LIVE, steps=300)` varies one field. A new recipe is a new instance here
+(and, for a new kind of run, a new dataclass); notebooks and builders import it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .shapes_world import QUESTION_TYPES
+
+# ---- tiny CLIP and tiny SigLIP (notebooks 02 and 03; the shipped tiny CLIP serves 01, 04, 05) ------------
+
+
+@dataclass(frozen=True)
+class DualEncoderSize:
+    """Sizes of a tiny CLIP (tiny_clip_config) or, without projection_dim, a tiny SigLIP."""
+
+    hidden_size: int
+    layers: int
+    heads: int
+    projection_dim: int
+
+
+# One size for the live run, the study and the checkpoint. Experiments behind the recipes: data/README.md.
+TINY_CLIP_SIZE = DualEncoderSize(hidden_size=64, layers=2, heads=4, projection_dim=64)
+
+
+@dataclass(frozen=True)
+class DualEncoderRecipe:
+    """Keyword arguments of models.dual_encoder.train_dual_encoder (CLIP's and SigLIP's trainer); the loss and
+    the positives are left at the trainer's defaults ("clip", "described")."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    # data options, see dual_encoder.image_text_batch
+    multi_object_share: float = 0.0
+    partial_share: float = 0.0
+    repaint_share: float = 0.0
+    weight_decay: float = 0.01
+    unique_captions: bool = False
+    seed: int = 0
+
+
+# Notebook 02's live run: single-object batches, about a minute on 2 cores.
+CLIP_LIVE = DualEncoderRecipe(steps=900, batch_size=64, lr=2e-3, partial_share=0.4, repaint_share=0.3,
+                              weight_decay=0.2, unique_captions=True, seed=0)
+# The shipped checkpoint: the live recipe, twice as long.
+CLIP_CHECKPOINT = DualEncoderRecipe(steps=1800, batch_size=64, lr=2e-3, multi_object_share=0.0, partial_share=0.4,
+                                    repaint_share=0.3, weight_decay=0.2, unique_captions=True, seed=0)
+
+
+@dataclass(frozen=True)
+class BatchStudy:
+    """Keyword arguments of studies.small_batch_study (notebook 03: CLIP vs SigLIP at TINY_CLIP_SIZE, with
+    CLIP_LIVE's data options)."""
+
+    batch_sizes: tuple[int, ...]
+    steps: int
+    lr: float
+    n_test: int
+    threads: int = 1
+
+
+SIGLIP_STUDY = BatchStudy(batch_sizes=(16, 64), steps=300, lr=2e-3, n_test=600, threads=2)
+
+# ---- tiny LM (shipped for notebook 05; why 4 layers and 300 steps: data/README.md) ------------------------
+
+
+@dataclass(frozen=True)
+class LMSize:
+    """Sizes of the tiny causal LM (models.causal_lm.tiny_lm_config): grouped-query attention with kv_heads
+    key-value heads shared by the heads query heads."""
+
+    hidden_size: int
+    layers: int
+    heads: int
+    kv_heads: int
+
+
+LM_SIZE = LMSize(hidden_size=128, layers=4, heads=4, kv_heads=2)  # 4 layers, not 2: see data/README.md
+
+
+@dataclass(frozen=True)
+class LMRecipe:
+    """Keyword arguments of models.causal_lm.pretrain_lm (next-token pre-training on Shapes World text)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int = 0
+
+
+LM_CHECKPOINT = LMRecipe(steps=300, batch_size=64, lr=3e-3, seed=0)
+
+# ---- tiny LLaVA (notebook 05) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LLaVARecipe:
+    """Keyword arguments of models.llava.train_two_stages."""
+
+    stage1_steps: int  # stage 1: the projector alone, on captions, at lr1
+    stage2_steps: int  # stage 2: projector and LM, on conversations of `turns` questions, at lr2
+    batch_size: int
+    lr1: float
+    lr2: float
+    turns: int
+    seed: int = 0
+
+
+LLAVA_CHECKPOINT = LLaVARecipe(stage1_steps=200, stage2_steps=3600, batch_size=32, lr1=3e-3, lr2=2e-3,
+                               turns=len(QUESTION_TYPES), seed=0)
+# The notebook's live run: the shipped recipe, shorter.
+LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=350, batch_size=32, lr1=3e-3, lr2=2e-3,
+                         turns=len(QUESTION_TYPES), seed=0)
+
+# ---- the shipped checkpoints and the held-out seeds ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How a shipped checkpoint data/<name> is built: its recipe, its model size (None: built from other
+    checkpoints) and the torch threads of the build, fixed because float sums depend on the thread count:
+    a rebuild is bit-identical only with the same count."""
+
+    name: str
+    recipe: DualEncoderRecipe | LMRecipe | LLaVARecipe
+    size: DualEncoderSize | LMSize | None
+    threads: int
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Named seeds of the held-out sets; every value distinct (a test checks) and none a training seed
+    (training batches use training.step_seed(seed, step) with small seeds)."""
+
+    clip_zero_shot: int = 1234  # tiny CLIP's zero-shot test scenes: generate_scenes(1000, seed, split="all")
+    clip_retrieval: int = 1235  # tiny CLIP's 256 retrieval test scenes (metrics.json "retrieval_256")
+    lm_held_out: int = 3_000_000_017  # tiny LM's held-out text: text_corpus(512, seed)
+    batch_study: int = 4321  # zero-shot test scenes of notebook 03's small-batch study
+    llava_eval: int = 2_000_000_011  # tiny LLaVA's held-out questions: models.llava.eval_set
+
+
+SEEDS = Seeds()
+
+# ---- the shipped checkpoints, in build order (tiny_llava needs the other two) ----------------------
+CHECKPOINTS: dict[str, Checkpoint] = {
+    "tiny_clip": Checkpoint("tiny_clip", CLIP_CHECKPOINT, TINY_CLIP_SIZE, threads=1),
+    "tiny_lm": Checkpoint("tiny_lm", LM_CHECKPOINT, LM_SIZE, threads=1),
+    "tiny_llava": Checkpoint("tiny_llava", LLAVA_CHECKPOINT, None, threads=2),  # built alone on the two cores
+}

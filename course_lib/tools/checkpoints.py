@@ -1,0 +1,159 @@
+"""The checkpoints the course ships in data/, and the one command that rebuilds each.
+
+    python -m course_lib.tools.checkpoints tiny_clip      # or: all   (make checkpoints)
+
+Each builder trains deterministically with its recipe and thread count from recipes.CHECKPOINTS and
+writes a save_pretrained folder data/<name>/ with safetensors weights, config, tokenizer and
+metrics.json (the metrics of the run that made it, the command, the seconds it took).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..base.paths import DATA_DIR, data_path
+from ..base.seeding import torch_threads
+from ..models.causal_lm import build_tiny_lm, load_tiny_lm, perplexity, pretrain_lm, text_corpus
+from ..models.clip import build_tiny_clip, load_tiny_clip, save_tiny_clip
+from ..models.dual_encoder import train_dual_encoder
+from ..models.llava import build_processor, build_tiny_llava, eval_set, evaluate, train_two_stages
+from ..recipes import CHECKPOINTS, SEEDS
+from ..retrieval import retrieval_metrics
+from ..shapes_world import generate_scenes, make_captions
+from ..tokenizer import build_tokenizer
+from ..zero_shot import evaluate_zero_shot
+
+
+def build_tiny_clip_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Train the shipped tiny CLIP deterministically, save it into `folder` and return its metrics
+    (zero-shot seen/held-out, retrieval, final loss, steps, seconds)."""
+    plan = CHECKPOINTS["tiny_clip"]
+    tokenizer = build_tokenizer()
+    model = build_tiny_clip(tokenizer, seed=plan.recipe.seed, **asdict(plan.size))
+    with torch_threads(plan.threads):  # the same float sums everywhere, and no slow-down when cores are shared
+        result = train_dual_encoder(model, tokenizer, **asdict(plan.recipe), desc="tiny CLIP (checkpoint)")
+        save_tiny_clip(model, tokenizer, folder)
+        test = generate_scenes(256, seed=SEEDS.clip_retrieval, split="all", max_objects=1)
+        return {
+            "recipe": {**asdict(plan.recipe), **asdict(plan.size), "threads": plan.threads},
+            "zero_shot": evaluate_zero_shot(model, tokenizer, 1000, SEEDS.clip_zero_shot),
+            "retrieval_256": retrieval_metrics(model, tokenizer, test, make_captions(test, seed=0, template=6)),
+            "final_loss": round(float(np.mean(result.losses[-50:])), 4),
+            "train_seconds": round(result.seconds, 1),
+            "logit_scale": round(model.logit_scale.exp().item(), 3),
+        }
+
+
+def build_tiny_lm_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Pre-train the shipped tiny LM, save it (and the tokenizer) into `folder`, return its metrics
+    (held-out perplexity, final loss, parameters, seconds)."""
+    plan = CHECKPOINTS["tiny_lm"]
+    tokenizer = build_tokenizer()
+    model = build_tiny_lm(tokenizer, seed=plan.recipe.seed, **asdict(plan.size))
+    with torch_threads(plan.threads):
+        result = pretrain_lm(model, tokenizer, **asdict(plan.recipe), desc="tiny LM (checkpoint)")
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        cfg = model.config
+        return {
+            "recipe": {
+                **asdict(plan.recipe),
+                "config": {
+                    k: getattr(cfg, k)
+                    for k in (
+                        "hidden_size",
+                        "num_hidden_layers",
+                        "num_attention_heads",
+                        "num_key_value_heads",
+                        "vocab_size",
+                    )
+                },
+            },
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "held_out_perplexity": round(perplexity(model, tokenizer, text_corpus(512, SEEDS.lm_held_out)), 4),
+            "final_loss": round(float(np.mean(result.losses[-50:])), 4),
+            "train_seconds": round(result.seconds, 1),
+        }
+
+
+def build_tiny_llava_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Train the shipped tiny LLaVA (shipped tiny CLIP tower + shipped tiny LM) and its blind baseline,
+    save the LLaVA (and tokenizer, processor) into `folder`, return both evaluations."""
+    plan = CHECKPOINTS["tiny_llava"]
+    clip, _ = load_tiny_clip()
+    scenes, qa = eval_set(1000, SEEDS.llava_eval)
+    results: dict[str, Any] = {}
+    for blind in (False, True):
+        lm, tokenizer = load_tiny_lm()
+        model = build_tiny_llava(clip, lm, tokenizer, seed=plan.recipe.seed)
+        with torch_threads(plan.threads):
+            first, second = train_two_stages(model, tokenizer, **asdict(plan.recipe), blind=blind)
+            name = "blind" if blind else "llava"
+            results[name] = {k: round(v, 4) for k, v in evaluate(model, tokenizer, scenes, qa, blind=blind)[0].items()}
+        results[f"{name}_train_seconds"] = round((first.seconds if first else 0.0) + second.seconds, 1)
+        if not blind:
+            results["stage1_final_loss"] = round(float(np.mean(first.losses[-20:])), 4)
+            results["stage2_final_loss"] = round(float(np.mean(second.losses[-20:])), 4)
+            model.save_pretrained(folder)
+            build_processor(tokenizer).save_pretrained(folder)
+    return {"recipe": asdict(plan.recipe), "eval": {"questions": len(qa), "seed": SEEDS.llava_eval}, **results}
+
+
+# name -> builder (takes the output folder, returns a metrics dict); ordered so upstream models come first.
+BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "tiny_clip": build_tiny_clip_checkpoint,
+    "tiny_lm": build_tiny_lm_checkpoint,
+    "tiny_llava": build_tiny_llava_checkpoint,  # needs tiny_clip and tiny_lm
+}
+
+
+def load_metrics(name: str) -> dict[str, Any]:
+    """The metrics.json shipped with checkpoint `name`."""
+    return json.loads((data_path(name) / "metrics.json").read_text())
+
+
+def build(name: str) -> dict[str, Any]:
+    """Rebuild checkpoint `name` into data/<name>/ and write its metrics.json."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown checkpoint {name!r}; known: {sorted(BUILDERS)}")
+    folder = DATA_DIR / name
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    metrics = BUILDERS[name](folder)
+    import torch
+    import transformers
+
+    metrics = {
+        **metrics,
+        "build_seconds": round(time.perf_counter() - start, 1),
+        "command": f"python -m course_lib.tools.checkpoints {name}",
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", help=f"checkpoints to rebuild: {sorted(BUILDERS)} or 'all'")
+    args = parser.parse_args(argv)
+    names = list(BUILDERS) if args.names == ["all"] else args.names
+    for name in names:
+        print(f"== {name}")
+        print(json.dumps(build(name), indent=2))
+
+
+if __name__ == "__main__":
+    main()
