@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# JupyterLab at notebook 00, as any user (adds --allow-root for root). Options:
+#   make lab PORT=9000 IP=0.0.0.0 LAB_ARGS="--no-browser"   (course_lib/tools/lab.py explains them)
+PORT     ?=
+IP       ?=
+LAB_ARGS ?=
 lab: setup
-	HF_HUB_OFFLINE=1 $(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	HF_HUB_OFFLINE=1 $(BIN)/python -m course_lib.tools.lab --port "$(PORT)" --ip "$(IP)" -- $(LAB_ARGS)
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

@@ -115,6 +115,10 @@ def _check_calls(tree: ast.Module) -> list[tuple[int, str, ast.Call]]:
     return calls
 
 
+def _missing(student: str, path: Path, key: str) -> Grade:
+    return Grade(student, str(path), key, "missing", "-", f"no check({key!r}, ...) call in the notebook")
+
+
 def notebook_numbers(path: Path, keys: Iterable[str]) -> set[str]:
     """Which course notebooks this file is a copy of: from its check keys and its file name."""
     numbers = {key[:2] for key in keys if KEY.match(key)}
@@ -191,7 +195,8 @@ def literal_value(node: ast.AST) -> Any:
 def _assigned(statements: list[ast.stmt], name: str) -> ast.AST | None:
     """The value of the last top-level `name = value` among `statements`, else None."""
     for statement in reversed(statements):
-        if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
             return statement.value
         if isinstance(statement, ast.AnnAssign) and getattr(statement.target, "id", None) == name and statement.value:
             return statement.value
@@ -246,7 +251,7 @@ def grade_static(path: Path, nb: dict) -> tuple[list[Grade], str]:
     expected = [k for number in sorted(notebook_numbers(path, results)) for k in exercises(f"{number}.")]
     for key in expected:
         if key not in results:
-            results[key] = Grade(student, str(path), key, "missing", "-", f"no check({key!r}, ...) call in the notebook")
+            results[key] = _missing(student, path, key)
     if not results:
         note = "no exercise checks found"
     return [results[k] for k in sorted(results)], note
@@ -263,7 +268,8 @@ def _grade_call(student: str, path: Path, registry: dict, key: str, call: ast.Ca
         saved = _saved_verdict(cell, key)
         if saved is None:
             return Grade(student, str(path), key, "not graded", "-",
-                         f"the answer is computed by code ({why}) and the cell has no saved output: grade with --execute")
+                         f"the answer is computed by code ({why}) and the cell has no saved output: "
+                         "grade with --execute")
         return Grade(student, str(path), key, saved[0], "saved output (unverified)", saved[1])
     except Exception as err:  # a literal that fails to evaluate (1 / 0, a bad array): the student's error
         return Grade(student, str(path), key, "wrong", "re-checked", f"the answer raised {type(err).__name__}: {err}")
@@ -367,7 +373,7 @@ def grade_executed(path: Path, timeout: float) -> tuple[list[Grade], str]:
             results.append(Grade(student, str(path), key, CHECK_STATUS.get(status, "error"), "executed",
                                  recorded[key]["message"]))
         elif key not in located:
-            results.append(Grade(student, str(path), key, "missing", "-", f"no check({key!r}, ...) call in the notebook"))
+            results.append(_missing(student, path, key))
         elif note.startswith("timeout"):
             results.append(Grade(student, str(path), key, "timeout", "executed", f"not reached: {note}"))
         else:
@@ -466,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="students' .ipynb files or folders of them")
     parser.add_argument("--execute", action="store_true", help="run each notebook first (fresh kernel, network off)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per notebook with --execute (default 300)")
-    parser.add_argument("--csv", type=Path, default=Path("grades.csv"), help="where to write the CSV (default grades.csv)")
+    parser.add_argument("--csv", type=Path, default=Path("grades.csv"),
+                        help="where to write the CSV (default grades.csv)")
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
