@@ -346,7 +346,8 @@ def execute_notebook(path: Path, timeout: float) -> tuple[dict, list[dict], str]
 
 
 def _first_error(cells: list[dict], upto: int) -> str:
-    for cell in cells[:upto + 1]:
+    """The error of cell `upto` itself, else the first error above it ("" if none)."""
+    for cell in [cells[upto], *cells[:upto]] if upto < len(cells) else cells:
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             if output.get("output_type") == "error":
                 return f"{output.get('ename')}: {output.get('evalue')}"[:300]
