@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test bench checkpoints execute sync clean
+.PHONY: setup lab test bench checkpoints execute sync clean student site teaching
 
 # Pinned CPU torch first (an unpinned torch pulls a multi-GB CUDA build), then the course.
 $(STAMP): pyproject.toml
@@ -38,6 +38,18 @@ execute: setup
 	$(BIN)/jupytext --set-kernel python3 --sync $(NB)
 	HF_HUB_OFFLINE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 $(NB:.py=.ipynb)
 	$(BIN)/jupytext --sync $(NB:.py=.ipynb)
+
+# Teaching (docs/teaching.md): the student edition (no solutions), the rendered course, the guide's numbers.
+STUDENT_DIR ?= build/student
+SITE_DIR    ?= build/site
+student: setup
+	$(BIN)/python -m course_lib.tools.student $(STUDENT_DIR)
+
+site: setup
+	$(BIN)/python -m course_lib.tools.site $(SITE_DIR)
+
+teaching: setup
+	$(BIN)/python -m course_lib.tools.teaching
 
 sync: setup
 	$(BIN)/jupytext --sync notebooks/*.py
