@@ -2,7 +2,6 @@
 resource resolves inside the site, and nothing is loaded from the network."""
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import nbformat
 import pytest
