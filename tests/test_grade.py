@@ -176,6 +176,9 @@ def test_execute_runs_each_notebook_with_the_network_off_and_reports_errors_and_
 
     small("bob", "from course_lib import check",
           "import urllib.request\nurllib.request.urlopen('http://example.com', timeout=3)",
+          # code that undoes the guard: only a private network namespace stops it
+          "import socket, network_guard\nsock = socket.socket()\nsock.settimeout(5)\n"
+          "network_guard._original_connect(sock, ('10.255.255.1', 80))",
           'answer = 6\ncheck("00.held_out_count", answer)',
           'answer = undefined_name\ncheck("00.batch_numbers", answer)')
     grades, notes = grade.grade_paths([tmp_path], execute=True, timeout=120)
@@ -187,7 +190,10 @@ def test_execute_runs_each_notebook_with_the_network_off_and_reports_errors_and_
     assert results["alice", "00.red_scenes"].status == "not attempted"  # the forged [PASS] is ignored
     assert str(tmp_path / "alice" / NB00.name) not in notes
     # bob: the network is off, a failing cell does not stop the notebook, a failed check is an error.
-    assert "blocked" in notes[str(tmp_path / "bob" / NB00.name)]
+    bob = notes[str(tmp_path / "bob" / NB00.name)]
+    assert "blocked in the course's tests" in bob
+    if grade.network_sandbox():
+        assert "network is unreachable" in bob.lower(), bob
     assert results["bob", "00.held_out_count"].status == "pass"
     assert results["bob", "00.batch_numbers"].status == "error"
     assert "NameError" in results["bob", "00.batch_numbers"].message
@@ -195,8 +201,9 @@ def test_execute_runs_each_notebook_with_the_network_off_and_reports_errors_and_
     # carol: the time limit stops the notebook; what ran before it still counts.
     small("carol", "from course_lib import check", 'answer = 6\ncheck("00.held_out_count", answer)',
           "import time\ntime.sleep(120)", 'check("00.batch_numbers", 3)')
-    grades, notes = grade.grade_paths([tmp_path / "carol"], execute=True, timeout=4)
+    grades, notes = grade.grade_paths([tmp_path / "carol"], execute=True, timeout=8)
     results = by_student(grades)
     assert notes[str(tmp_path / "carol" / NB00.name)].startswith("timeout")
     assert results["carol", "00.held_out_count"].status == "pass"
     assert results["carol", "00.batch_numbers"].status == "timeout"
+

@@ -11,10 +11,12 @@ function, `len(sw.HELD_OUT)`, ...) cannot be re-checked without running the note
 then reports what the notebook's saved output says, marked "saved output (unverified)": a
 student can edit saved outputs, so only --execute verifies such answers.
 
-With --execute each notebook runs in a fresh kernel, in a temporary folder, with the course's
-loopback-only network guard, HF offline and a per-notebook time limit; a cell that raises does not
-stop the run (later exercises are still graded), and a timeout is reported. Every `check(...)` the
-notebook calls is recorded with the grade the registered exercise gives its answer.
+With --execute each notebook runs in a fresh kernel, in a child process and a temporary folder,
+with the network off (a private network namespace via `unshare -rn` where Linux allows it, and
+the course's loopback-only Python guard in any case), HF offline and a per-notebook time limit; a
+cell that raises does not stop the run (later exercises are still graded), and a timeout is
+reported. Every `check(...)` the notebook calls is recorded with the grade the registered exercise
+gives its answer.
 
 Student code is untrusted: --execute runs it with your permissions, and code that runs in the
 same process as the check can forge the check's result. Run it in a throwaway container or
@@ -25,10 +27,15 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import functools
 import json
 import math
 import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +46,6 @@ from typing import Any
 
 import numpy as np
 
-from ..exercises import exercises
 from ..paths import REPO_DIR
 
 NETWORK_GUARD_DIR = REPO_DIR / "tests" / "network_guard"
@@ -113,6 +119,13 @@ def _check_calls(tree: ast.Module) -> list[tuple[int, str, ast.Call]]:
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 calls.append((index, node.args[0].value, node))
     return calls
+
+
+def exercises(prefix: str = "") -> dict:
+    """The registered exercises (imported here, not at the top, so that the worker process stays light)."""
+    from ..exercises import exercises as registered
+
+    return registered(prefix)
 
 
 def _missing(student: str, path: Path, key: str) -> Grade:
@@ -304,15 +317,16 @@ def _kernel_env() -> dict[str, str]:
                          "from a clone of the course (it runs student code only with the network off).")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETWORK_GUARD_DIR), env.get("PYTHONPATH")]))
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg",
+               GRADE_NETWORK="namespace" if network_sandbox() else "guard")
     return env
 
 
 def execute_notebook(path: Path, timeout: float) -> tuple[dict, list[dict], str]:
-    """Run a copy of the notebook in a fresh kernel with a recording check.
+    """Run a copy of the notebook in a fresh kernel with a recording check, in this process.
 
     Returns (executed notebook, recorded checks in call order, notebook-level note: "" if it ran to
-    the end, else what stopped it).
+    the end, else what stopped it). `run_isolated` calls this inside a child process.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -325,6 +339,8 @@ def execute_notebook(path: Path, timeout: float) -> tuple[dict, list[dict], str]
         deadline: list[float] = []
 
         def remaining(cell: Any) -> int:
+            if cell is nb.cells[0]:
+                return 300  # the grader's own cell (imports course_lib): not the student's time
             if not deadline:
                 deadline.append(time.monotonic() + timeout)
             return max(1, math.ceil(deadline[0] - time.monotonic()))
@@ -345,6 +361,66 @@ def execute_notebook(path: Path, timeout: float) -> tuple[dict, list[dict], str]
     return nb, checks, note
 
 
+@functools.lru_cache(maxsize=1)
+def network_sandbox() -> list[str]:
+    """`unshare -rn --` if this machine lets us run a process with a private network namespace
+    (loopback only, no route out, whatever the code does), else [] (the Python-level guard only)."""
+    unshare = shutil.which("unshare")
+    if not unshare or not sys.platform.startswith("linux"):
+        return []
+    try:
+        ok = subprocess.run([unshare, "-rn", "--", "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return [unshare, "-rn", "--"] if ok else []
+
+
+def _bring_up_loopback() -> None:
+    """In a fresh network namespace the loopback interface is down: bring it up (the kernel talks over it)."""
+    import fcntl
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(sock, siocgifflags, request))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
+
+
+def run_isolated(path: Path, timeout: float) -> tuple[dict, list[dict], str]:
+    """`execute_notebook` in a child process (in a private network namespace when possible), killed with
+    its kernel if it overruns the time limit by a minute."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory(prefix="grade-out-") as out:
+        command = [*network_sandbox(), sys.executable, "-m", "course_lib.tools.grade", "--worker", str(path.resolve()),
+                   out, "--timeout", str(timeout)]
+        proc = subprocess.Popen(command, env=_kernel_env(), start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            log, _ = proc.communicate(timeout=timeout + 60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return {"cells": []}, [], f"timeout: killed after {timeout + 60:g} s"
+        result = Path(out) / "result.json"
+        if not result.exists():
+            tail = " ".join(log.strip().splitlines()[-3:])[:300]
+            return {"cells": []}, [], f"error: the grading process failed (exit {proc.returncode}): {tail}"
+        found = json.loads(result.read_text())
+        return nbformat.read(Path(out) / "executed.ipynb", as_version=4), found["checks"], found["note"]
+
+
+def _worker(path: Path, out: Path, timeout: float) -> None:
+    if os.environ.get("GRADE_NETWORK") == "namespace":
+        _bring_up_loopback()
+    import nbformat
+
+    nb, checks, note = execute_notebook(path, timeout)
+    nbformat.write(nb, out / "executed.ipynb")
+    (out / "result.json").write_text(json.dumps({"checks": checks, "note": note}))
+
+
 def _first_error(cells: list[dict], upto: int) -> str:
     """The error of cell `upto` itself, else the first error above it ("" if none)."""
     for cell in [cells[upto], *cells[:upto]] if upto < len(cells) else cells:
@@ -357,7 +433,7 @@ def _first_error(cells: list[dict], upto: int) -> str:
 def grade_executed(path: Path, timeout: float) -> tuple[list[Grade], str]:
     """Run the notebook, then grade every exercise from the checks it actually called."""
     student = student_name(path)
-    nb, checks, note = execute_notebook(path, timeout)
+    nb, checks, note = run_isolated(path, timeout)
     recorded = {c["key"]: c for c in checks}  # the last call of each key counts, as when a student re-runs a cell
     cells = nb.get("cells", [])
     located: dict[str, int] = {}
@@ -380,9 +456,9 @@ def grade_executed(path: Path, timeout: float) -> tuple[list[Grade], str]:
         else:
             error = _first_error(cells, located[key]) or note or "the check was never called"
             results.append(Grade(student, str(path), key, "error", "executed", f"the check did not run: {error}"))
-    errors = sum(1 for c in cells if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    errors = [f"cell {i + 1}: {_first_error([c], 0)}" for i, c in enumerate(cells) if _first_error([c], 0)]
     if errors and not note:
-        note = f"{errors} cell(s) raised an error (first: {_first_error(cells, len(cells))})"
+        note = f"{len(errors)} cell(s) raised an error: " + "; ".join(errors[:3]) + ("; ..." if len(errors) > 3 else "")
     if not results and not note:
         note = "no exercise checks found"
     return results, note
@@ -470,14 +546,24 @@ def main(argv: list[str] | None = None) -> int:
         description="Re-run every exercise check on the answers in students' notebooks; print a table, write a CSV.",
         epilog="Student code is untrusted: --execute runs it with your permissions (network off, time-limited) "
                "and it can forge its own results; saved outputs can be edited. See docs/teaching.md.")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="students' .ipynb files or folders of them")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="students' .ipynb files or folders of them")
     parser.add_argument("--execute", action="store_true", help="run each notebook first (fresh kernel, network off)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per notebook with --execute (default 300)")
     parser.add_argument("--csv", type=Path, default=Path("grades.csv"),
                         help="where to write the CSV (default grades.csv)")
+    parser.add_argument("--worker", nargs=2, metavar=("NOTEBOOK", "OUT_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        _worker(Path(args.worker[0]), Path(args.worker[1]), args.timeout)
+        return 0
     if args.timeout <= 0:
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if not args.paths:
+        parser.error("give the students' notebooks or the folder that holds them: python -m course_lib.grade PATH...")
+    if args.execute:
+        print("network while executing: " + ("off (a private network namespace: loopback only)" if network_sandbox()
+              else "blocked by a Python-level guard only (unshare is not available here): code can undo it"),
+              file=sys.stderr)
     grades, notes = grade_paths(args.paths, execute=args.execute, timeout=args.timeout,
                                 progress=lambda s: print(s, file=sys.stderr))
     print(format_table(grades, notes))
