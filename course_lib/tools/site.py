@@ -40,6 +40,7 @@ nav.course a { text-decoration: none; }
 body.course-doc { max-width: 900px; margin: 24px auto; padding: 0 16px; font-family: sans-serif; line-height: 1.5; }
 body.course-doc table { border-collapse: collapse; } body.course-doc td, body.course-doc th { border: 1px solid #ccc;
   padding: 2px 6px; }
+body.course-doc .summary p { margin: 2px 0 10px 0; font-size: 14px; }
 body.course-doc pre { background: #f6f8fa; padding: 8px; overflow-x: auto; }
 """
 # Output types shown, best first: the widget view and JavaScript are left out (they need scripts from a CDN),
@@ -63,17 +64,17 @@ class Page:
 
 
 def notebook_page(path: Path) -> Page:
-    """Title (the first heading), first paragraph and whether every code cell has run."""
+    """Title (the first heading), first paragraph of prose (markdown) and whether every code cell has run."""
     nb = nbformat.read(path, as_version=4)
     title, summary = path.stem, ""
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         for block in cell.source.split("\n\n"):
-            block = block.strip()
+            block = block.strip().removeprefix("**Why it matters.**").strip()
             if block.startswith("# ") and title == path.stem:
                 title = block.splitlines()[0][2:].strip()
-            elif title != path.stem and block and not block.startswith(("#", "<", "|", "-", "*")) and not summary:
+            elif title != path.stem and block and not re.match(r"#|<|\||-|\*|\d+\. ", block) and not summary:
                 summary = " ".join(block.split())
         if summary:
             break
@@ -153,14 +154,15 @@ def build_site(out_dir: Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]
     rows = "\n".join(
         f'<li><a href="{p.html_name}">{html.escape(p.title)}</a>'
         f'{"" if p.executed else " <em>(not executed yet: some outputs are missing)</em>"}'
-        f'<br><small>{html.escape(p.summary)}</small></li>' for p in pages)
+        f'<div class="summary">{markdown2html(p.summary)}</div></li>' for p in pages)
     index_body = (
         "<h1>Multimodal AI, hands-on</h1>\n<p>The course's notebooks as static pages, with the outputs they printed "
         "when they were last executed. To run them, change them and do the exercises, install the course and run "
         "<code>make lab</code> (see the README).</p>\n"
         f"<ol start=\"0\">\n{rows}\n</ol>\n<p>For teachers: the <a href=\"teaching.html\">instructor guide</a>. "
         "Run times and accuracies: <a href=\"benchmarks.html\">benchmarks</a>.</p>")
-    (out_dir / "index.html").write_text(_doc_page("Multimodal AI, hands-on", index_body, _nav(pages, None)))
+    index = _doc_page("Multimodal AI, hands-on", index_body, _nav(pages, None))
+    (out_dir / "index.html").write_text(rewrite_links(index, names))
     return [out_dir / "index.html", *written]
 
 
