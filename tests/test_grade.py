@@ -156,7 +156,8 @@ def test_literal_answers_are_evaluated(source, value):
 
 
 @pytest.mark.parametrize("source", ["len(sw.HELD_OUT)", "x + 1", "__import__('os').system('true')",
-                                    "open('/etc/passwd').read()", "10 ** 10 ** 10", "(lambda: 1)()"])
+                                    "open('/etc/passwd').read()", "10 ** 10 ** 10", "(lambda: 1)()",
+                                    "'a' * 10 ** 9", "math.factorial(10 ** 7)"])
 def test_code_is_never_evaluated(source):
     with pytest.raises(grade.NotALiteral):
         grade.literal_value(ast.parse(source, mode="eval").body)

@@ -53,8 +53,6 @@ KEY = re.compile(r"^\d\d\.[\w.]+$")
 SAVED_LINE = re.compile(r"^\[(PASS|HINT|TODO)\] (\S+?):(.*)$", re.MULTILINE)
 CHECK_STATUS = {"pass": "pass", "hint": "wrong", "todo": "not attempted"}
 SAVED_STATUS = {"PASS": "pass", "HINT": "wrong", "TODO": "not attempted"}
-# Statuses a grade can have, in the order the summary lists them.
-STATUSES = ("pass", "wrong", "not attempted", "not graded", "missing", "error", "timeout")
 SHORT = {"pass": "pass", "wrong": "WRONG", "not attempted": "-", "not graded": "?", "missing": "missing",
          "error": "ERROR", "timeout": "TIMEOUT"}
 
@@ -66,7 +64,7 @@ class Grade:
     student: str
     notebook: str
     exercise: str
-    status: str  # one of STATUSES
+    status: str  # pass, wrong, not attempted, not graded, missing, error or timeout
     source: str  # "re-checked", "executed", "saved output (unverified)" or "-"
     message: str  # the check's message (its hint when wrong), or what went wrong
 
@@ -147,8 +145,8 @@ class NotALiteral(ValueError):
 
 
 _FUNCTIONS: dict[str, Callable] = {
-    **{f"{m}.{name}": getattr(math, name) for m in ("math",) for name in (
-        "log", "log2", "log10", "log1p", "exp", "sqrt", "floor", "ceil", "comb", "factorial", "prod")},
+    **{f"math.{name}": getattr(math, name) for name in (
+        "log", "log2", "log10", "log1p", "exp", "sqrt", "floor", "ceil")},
     **{f"{m}.{name}": getattr(np, name) for m in ("np", "numpy") for name in (
         "array", "asarray", "log", "exp", "sqrt", "float32", "float64", "int64")},
     **{name: f for name, f in (("int", int), ("float", float), ("abs", abs), ("round", round), ("min", min),
@@ -171,6 +169,17 @@ def _dotted(node: ast.AST) -> str:
     raise NotALiteral("not a name")
 
 
+def _refuse_huge(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse arithmetic whose result would be huge (a student's `10 ** 10 ** 10` must not hang the grader)."""
+    if isinstance(op, ast.Pow) and np.size(left) == 1 and np.size(right) == 1:
+        base, exponent = abs(complex(left)), abs(complex(right))
+        if base > 1 and exponent * math.log10(base) > 10_000:
+            raise NotALiteral("a power too large to evaluate")
+    if isinstance(op, ast.Mult) and any(isinstance(x, (str, list, tuple)) for x in (left, right)):
+        if any(isinstance(x, int) and x > 100_000 for x in (left, right)):
+            raise NotALiteral("a repetition too long to evaluate")
+
+
 def literal_value(node: ast.AST) -> Any:
     """Evaluate an answer written as a value: literals, arithmetic, and a few pure math/numpy calls.
 
@@ -187,8 +196,7 @@ def literal_value(node: ast.AST) -> Any:
         return _UNARY[type(node.op)](literal_value(node.operand))
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = literal_value(node.left), literal_value(node.right)
-        if isinstance(node.op, ast.Pow) and np.size(right) == 1 and abs(float(np.max(right))) > 256:
-            raise NotALiteral("exponent too large to evaluate safely")
+        _refuse_huge(node.op, left, right)
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, (ast.Name, ast.Attribute)):
         name = _dotted(node)
