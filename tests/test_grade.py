@@ -127,6 +127,7 @@ def test_missing_and_broken_exercise_cells_are_reported(tmp_path):
     cells = _cells_by_key(nb)
     nb["cells"].remove(cells["00.red_scenes"])
     cells["00.held_out_count"]["source"] = 'answer = (6\ncheck("00.held_out_count", answer)'
+    cells["00.batch_numbers"]["source"] = 'check("00.batch_numbers", my_answer)'
     (tmp_path / "erin").mkdir()
     (tmp_path / "erin" / NB00.name).write_text(json.dumps(nb))
     (tmp_path / "notes.ipynb").write_text("{not json")
@@ -135,6 +136,8 @@ def test_missing_and_broken_exercise_cells_are_reported(tmp_path):
     assert results["erin", "00.red_scenes"].status == "missing"
     assert results["erin", "00.held_out_count"].status == "error"
     assert "SyntaxError" in results["erin", "00.held_out_count"].message
+    assert results["erin", "00.batch_numbers"].status == "error"
+    assert "never assigned" in results["erin", "00.batch_numbers"].message
     assert "could not read the notebook" in notes[str(tmp_path / "notes.ipynb")]
 
 

@@ -250,7 +250,7 @@ def _saved_verdict(cell: dict, key: str) -> tuple[str, str] | None:
 
 def grade_static(path: Path, nb: dict) -> tuple[list[Grade], str]:
     """Grade a notebook from its source, running none of its code. Returns (grades, notebook-level note)."""
-    student, results, trees, latest = student_name(path), {}, [], {}
+    student, trees, latest = student_name(path), [], {}
     registry = exercises()
     note = ""
     for cell in nb.get("cells", []):
@@ -267,8 +267,7 @@ def grade_static(path: Path, nb: dict) -> tuple[list[Grade], str]:
         for index, key, call in _check_calls(tree):
             latest[key] = _grade_call(student, path, registry, key, call, tree.body[:index + 1], trees, cell)
         trees.append(tree)
-    for key, grade in latest.items():
-        results[key] = grade
+    results = dict(latest)
     expected = [k for number in sorted(notebook_numbers(path, results)) for k in exercises(f"{number}.")]
     for key in expected:
         if key not in results:
@@ -283,8 +282,10 @@ def _grade_call(student: str, path: Path, registry: dict, key: str, call: ast.Ca
     if key not in registry:
         return Grade(student, str(path), key, "error", "-", f"no exercise called {key!r} is registered")
     node = _answer_node(call, before, earlier)
+    if node is None:
+        return Grade(student, str(path), key, "error", "-", "the checked answer is never assigned (NameError when run)")
     try:
-        value = None if node is None else literal_value(node)
+        value = literal_value(node)
     except NotALiteral as why:
         saved = _saved_verdict(cell, key)
         if saved is None:
