@@ -79,6 +79,11 @@ def is_remote(env: dict[str, str]) -> bool:
     return sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
+def in_container() -> bool:
+    """Docker and Podman leave a marker file at the root of a container's file system."""
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
 def plan_lab(port: int | None, ip: str, extra: list[str], env: dict[str, str], is_root: bool) -> LabPlan:
     """The JupyterLab command line, its environment, notebook 00's URL and the messages to print."""
     chosen, note = choose_port(ip, port)
@@ -107,6 +112,11 @@ def plan_lab(port: int | None, ip: str, extra: list[str], env: dict[str, str], i
                 f"  then open {local}\n"
                 f"  (Or listen on every interface: make lab IP=0.0.0.0, then open http://<this machine>:{chosen}/...; "
                 "anyone who can reach it and has the token can run code.)")
+            if in_container():
+                messages.append(
+                    "Inside a container, 127.0.0.1 is the container's own: to reach the server from the host, start "
+                    f"the container with the port published (docker run -p {chosen}:{chosen} ...) and run "
+                    f"make lab IP=0.0.0.0 PORT={chosen}, then open {local}")
         else:
             messages.append(f"No browser is opened here (remote machine). Open {url} from your computer.")
     if ip in ("0.0.0.0", "::", ""):
