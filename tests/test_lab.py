@@ -118,7 +118,7 @@ def test_a_bad_port_value_is_a_clear_error():
         lab.main(["--port", "70000"])
 
 
-def test_plan_adds_allow_root_only_for_root_and_explains_remote_use():
+def test_plan_adds_allow_root_only_for_root_and_explains_remote_use(monkeypatch):
     port = _free_port()
     local = {"DISPLAY": ":0", "JUPYTER_TOKEN": "t"}
     user_plan = lab.plan_lab(port, "127.0.0.1", [], local, is_root=False)
@@ -132,3 +132,6 @@ def test_plan_adds_allow_root_only_for_root_and_explains_remote_use():
     assert remote.env["JUPYTER_TOKEN"] not in " ".join(remote.command)  # the token stays out of `ps`
     everywhere = lab.plan_lab(port, "0.0.0.0", [], local, is_root=False)
     assert any("every network interface" in m for m in everywhere.messages)
+    monkeypatch.setattr(lab, "in_container", lambda: True)
+    boxed = lab.plan_lab(port, "127.0.0.1", [], {}, is_root=True)
+    assert any(f"docker run -p {port}:{port}" in m and "make lab IP=0.0.0.0" in m for m in boxed.messages)
