@@ -185,7 +185,7 @@ def test_execute_runs_each_notebook_with_the_network_off_and_reports_errors_and_
           "network_guard._original_connect(sock, ('10.255.255.1', 80))",
           'answer = 6\ncheck("00.held_out_count", answer)',
           'answer = undefined_name\ncheck("00.batch_numbers", answer)')
-    grades, notes = grade.grade_paths([tmp_path], execute=True, timeout=120)
+    grades, notes = grade.grade_paths([tmp_path], execute=True, timeout=300)
     results = by_student(grades)
     assert results["alice", "00.held_out_count"].status == "pass"
     assert results["alice", "00.held_out_count"].source == "executed"
