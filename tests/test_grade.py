@@ -14,8 +14,8 @@ import nbformat
 import numpy as np
 import pytest
 
+from course_lib.base.paths import NOTEBOOKS_DIR
 from course_lib.exercises import exercises
-from course_lib.paths import NOTEBOOKS_DIR
 from course_lib.tools import grade
 
 NB00 = NOTEBOOKS_DIR / "00_start_here.ipynb"

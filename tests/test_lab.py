@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.paths import REPO_DIR
+from course_lib.base.paths import REPO_DIR
 from course_lib.tools import lab
 
 TOKEN = "course-test-token"

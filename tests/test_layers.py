@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("recipes", ("course_lib.recipes",)),
     ("studies", ("course_lib.studies",)),
     ("exercises", ("course_lib.exercises",)),
-    ("tools", ("course_lib.tools",)),
+    ("tools", ("course_lib.tools", "course_lib.grade")),  # course_lib.grade: `python -m course_lib.grade` (i22)
 ]
 
 

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 
-from course_lib.paths import NOTEBOOKS_DIR
+from course_lib.base.paths import NOTEBOOKS_DIR
 from course_lib.tools import site
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))

@@ -5,8 +5,8 @@ import json
 import nbformat
 import pytest
 
+from course_lib.base.paths import NOTEBOOKS_DIR
 from course_lib.exercises import exercises
-from course_lib.paths import NOTEBOOKS_DIR
 from course_lib.tools import grade, student
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from course_lib.base.paths import NOTEBOOKS_DIR, REPO_DIR
 from course_lib.exercises import exercises
-from course_lib.paths import NOTEBOOKS_DIR, REPO_DIR
 from course_lib.tools import teaching
 
 GUIDE = teaching.GUIDE.read_text()

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ..paths import REPO_DIR
+from ..base.paths import REPO_DIR
 
 NETWORK_GUARD_DIR = REPO_DIR / "tests" / "network_guard"
 KEY = re.compile(r"^\d\d\.[\w.]+$")

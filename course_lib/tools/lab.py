@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import NOTEBOOKS_DIR, REPO_DIR
+from ..base.paths import NOTEBOOKS_DIR, REPO_DIR
 
 DEFAULT_PORT = 8888
 START_NOTEBOOK = "00_start_here.ipynb"  # in notebooks/, the server's root folder

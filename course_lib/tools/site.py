@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..paths import NOTEBOOKS_DIR, REPO_DIR
+from ..base.paths import NOTEBOOKS_DIR, REPO_DIR
 
 PAGE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}

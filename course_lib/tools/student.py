@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..paths import NOTEBOOKS_DIR
+from ..base.paths import NOTEBOOKS_DIR
 
 SOLUTION_BLOCK = re.compile(r"<details>\s*<summary>\s*Solution\s*</summary>.*?</details>[ \t]*", re.DOTALL)
 PLACEHOLDER = "*Solution: not in the student edition; ask your teacher.*"

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..base.paths import DATA_DIR, NOTEBOOKS_DIR, REPO_DIR
 from ..exercises import exercises
-from ..paths import DATA_DIR, NOTEBOOKS_DIR, REPO_DIR
 
 GUIDE = REPO_DIR / "docs" / "teaching.md"
 BENCHMARKS = REPO_DIR / "BENCHMARKS.md"
