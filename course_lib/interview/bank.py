@@ -324,6 +324,25 @@ def notebook_headings(notebook: str) -> list[str]:
             if line.startswith("# ## ")]
 
 
+def corner_questions(notebook: str) -> dict[str, str]:
+    """The questions of a notebook's interview corner, 'Q<n>' -> question text (whitespace
+    normalised, markup removed), read from its py:percent twin; {} if the notebook is not in the repo."""
+    py = notebook_path(notebook).with_suffix(".py")
+    if not py.exists():
+        return {}
+    lines, inside = [], False
+    for line in py.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# ## "):
+            inside = "Interview corner" in line
+            continue
+        if inside:
+            lines.append(re.sub(r"^# ?", "", line))
+    text = "\n".join(lines)
+    found = re.findall(r"<summary>(?:<b>)?Q?(\d+)\.\s*(.*?)(?:</b>)?</summary>", text, flags=re.S)
+    found += re.findall(r"\*\*Q(\d+)\.\s*(.*?)\*\*", text, flags=re.S)
+    return {f"Q{n}": " ".join(q.split()) for n, q in found}
+
+
 def section_anchor(section: str, style: str = "jupyter") -> str:
     """The anchor JupyterLab ('jupyter': spaces -> '-') or GitHub ('github') gives a heading."""
     if style == "jupyter":
