@@ -367,3 +367,72 @@ def test_bank_pages_are_current():
         path = folder / name
         assert path.exists() and path.read_text() == text, f"{path} is stale: run `make bank`"
     assert sorted(p.name for p in folder.glob("*.md")) == sorted(pages), "remove pages of topics that no longer exist"
+
+
+# ---- the widgets ---------------------------------------------------------------------------------
+
+def test_quiz_view_flow_and_bad_input():
+    from course_lib.interview import ui
+
+    view = ui.quiz_view(QUESTIONS, seed=0)
+    box = view.widget
+    topic, difficulty, length, start = box.children[0].children
+    prompt, out = box.children[1], box.children[3]
+    answer, submit = box.children[2].children
+    submit.click()
+    assert "start quiz" in out.value
+    topic.value, length.value = "llava", 3
+    start.click()
+    qs = box.state["questions"]
+    assert len(qs) == 3 and "Question 1 of 3" in prompt.value
+    answer.value = "not a number at all"
+    submit.click()
+    assert box.state["responses"] == [] and ("letters" in out.value or "not a number" in out.value)
+    for q in qs:
+        answer.value = str(b.numeric_answer(q)) if q.kind == "numeric" else chr(65 + q.correct)
+        submit.click()
+        assert "Model answer" in out.value
+    assert "score: 3 / 3" in prompt.value
+    assert "text/plain" in view._repr_mimebundle_() and "VBox" not in view._repr_mimebundle_()["text/plain"]
+
+
+def test_flashcard_view_saves_progress(tmp_path):
+    from course_lib.interview import ui
+
+    store = tmp_path / "cards.json"
+    view = ui.flashcard_view(QUESTIONS[:3], store=store)
+    counts, front, buttons, back = view.widget.children
+    reveal, knew, missed, reset = buttons.children
+    first = front.value
+    reveal.click()
+    assert "Taught in" in back.value
+    knew.click()
+    assert cards.load_progress(store)["boxes"] == {QUESTIONS[0].id: 2} and front.value != first
+    missed.click()
+    assert cards.load_progress(store)["boxes"][QUESTIONS[1].id] == 1
+    reset.click()
+    assert view.widget.progress["value"]["boxes"] == {}
+
+
+def test_drill_and_mock_views():
+    from course_lib.interview import ui
+
+    view = ui.drill_view(seed=0)
+    out = view.widget.children[3]
+    answer, check = view.widget.children[2].children
+    for text in ("", "abc", "-"):
+        answer.value = text
+        check.click()
+        assert "Traceback" not in out.value and out.value
+    answer.value = str(view.widget.state["drill"].answer)
+    check.click()
+    assert "right" in out.value
+    ticks = iter(range(0, 10_000, 100))
+    mock = ui.mock_view(QUESTIONS, clock=lambda: float(next(ticks)))
+    start, nxt = mock.widget.children[0].children
+    nxt.click()
+    assert "start interview" in mock.widget.children[2].value
+    start.click()
+    for _ in range(5):
+        nxt.click()
+    assert mock.widget.children[2].value.count("Model answer") == 5
