@@ -37,7 +37,8 @@ def exact_topk(queries: Any, gallery: Any, k: int, chunk: int = 4096) -> tuple[n
     equal scores, the lower gallery index first, so the ground truth is unique."""
     q, g = _vectors("queries", queries), _vectors("gallery", gallery)
     if q.shape[1] != g.shape[1]:
-        raise ValueError(f"queries have dimension {q.shape[1]} but the gallery has {g.shape[1]}: use one encoder for both")
+        raise ValueError(f"queries have dimension {q.shape[1]} but the gallery has {g.shape[1]}: "
+                         "use one encoder for both")
     k = check_int("k", k, low=1, high=len(g))
     scores = q @ g.T  # (Q, N); for very large galleries chunk the queries, not the gallery
     ids = np.empty((len(q), k), dtype=np.int64)
@@ -63,7 +64,7 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
                 nlist: int | None = None, nprobe: int = 8, seed: int = 0) -> Any:
     """A faiss inner-product index over `vectors`: 'flat' (IndexFlatIP, exact), 'hnsw'
     (IndexHNSWFlat, M links per node) or 'ivf' (IndexIVFFlat with nlist k-means cells, searched
-    in the nprobe nearest; nlist defaults to about 4 sqrt(N))."""
+    in the nprobe nearest; nlist defaults to sqrt(N))."""
     faiss = _faiss()
     check_choice("kind", kind, INDEX_KINDS)
     x = _vectors("vectors", vectors)
@@ -75,7 +76,7 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
         index.hnsw.efConstruction = check_int("ef_construction", ef_construction, low=1)
         index.hnsw.efSearch = check_int("ef_search", ef_search, low=1)
     else:
-        nlist = check_int("nlist", nlist, low=1, high=len(x)) if nlist is not None else max(1, int(4 * np.sqrt(len(x))))
+        nlist = check_int("nlist", nlist, low=1, high=len(x)) if nlist is not None else max(1, int(np.sqrt(len(x))))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = check_int("seed", seed, low=0)
         index.train(x)
@@ -100,7 +101,7 @@ def estimate_index_bytes(kind: str, n: int, dim: int, *, hnsw_m: int = 32, nlist
         return vectors
     if kind == "hnsw":
         return vectors + n * 2 * check_int("hnsw_m", hnsw_m, low=2) * 4
-    nlist = check_int("nlist", nlist, low=1) if nlist is not None else max(1, int(4 * np.sqrt(n)))
+    nlist = check_int("nlist", nlist, low=1) if nlist is not None else max(1, int(np.sqrt(n)))
     return vectors + 8 * n + 4 * nlist * dim
 
 
@@ -118,7 +119,8 @@ class SearchRow:
 
 
 def measure_search(gallery: Any, queries: Any, sizes: Sequence[int], kinds: Sequence[str] = INDEX_KINDS, k: int = 10,
-                   threads: int = 1, progress: Callable[[str], None] | None = None, **index_options: Any) -> list[SearchRow]:
+                   threads: int = 1, progress: Callable[[str], None] | None = None,
+                   **index_options: Any) -> list[SearchRow]:
     """For each gallery size (the first `size` vectors) and index kind: build the index, search all
     queries, and measure recall@k against exact_topk, build time, latency per query and bytes."""
     faiss = _faiss()
@@ -149,8 +151,52 @@ def measure_search(gallery: Any, queries: Any, sizes: Sequence[int], kinds: Sequ
 
 def search_table(rows: Sequence[SearchRow], k: int = 10) -> str:
     """The measurements as a text table."""
-    lines = [f"{'vectors':>8} {'index':>5} {f'recall@{k}':>9} {'build s':>8} {'ms/query':>9} {'MiB':>7} {'est. MiB':>9}"]
+    lines = [f"{'vectors':>8} {'index':>5} {f'recall@{k}':>9} {'build s':>8} {'ms/query':>9} {'MiB':>7} "
+             f"{'est. MiB':>9}"]
     for r in rows:
         lines.append(f"{r.size:>8,} {r.kind:>5} {r.recall:>9.3f} {r.build_seconds:>8.2f} {r.query_ms:>9.3f} "
                      f"{r.bytes / 2**20:>7.1f} {r.estimate / 2**20:>9.1f}")
     return "\n".join(lines)
+
+
+def encode_gallery(encode: Callable[[np.ndarray], Any], n: int, seed: int, *, batch_size: int = 5000,
+                   max_objects: int = 3, time_budget: float | None = None, progress: bool = True) -> np.ndarray:
+    """(n, D) float32 embeddings of n DISTINCT seeded Shapes World scenes (1 to max_objects objects,
+    any composition), generated and encoded batch by batch so memory stays flat. Repeated images
+    (about one in five at 100k: positions are discrete) are dropped before encoding: identical
+    vectors would tie exactly, and a search result could not be matched to one right index.
+    `encode` maps uint8 (B, H, W, 3) images to L2-normalised (B, D) embeddings. With `time_budget`
+    (seconds) it stops early, before a batch that the rate so far says would overrun the budget,
+    and returns the vectors it has: a prefix of the full gallery."""
+    import hashlib
+
+    from tqdm import tqdm  # a text bar: the saved notebook shows its final state, not a stale widget
+
+    from .shapes_world import generate_scenes
+
+    n, batch_size = check_int("n", n, low=1), check_int("batch_size", batch_size, low=1)
+    parts, seen, total, start = [], set(), 0, time.perf_counter()
+    bar = tqdm(total=n, desc="encode gallery", disable=not progress, mininterval=0.5)
+    for i in range(10 * (n // batch_size + 1)):
+        images = generate_scenes(batch_size, seed=seed + i, max_objects=max_objects, split="all").images
+        keep = []
+        for j, image in enumerate(images):
+            key = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+            if key not in seen and total + len(keep) < n:
+                seen.add(key)
+                keep.append(j)
+        if keep:
+            emb = encode(images[keep])
+            parts.append(np.asarray(emb.detach().cpu() if hasattr(emb, "detach") else emb, dtype=np.float32))
+            total += len(keep)
+            bar.update(len(keep))
+        if total == n:
+            break
+        elapsed = time.perf_counter() - start
+        if time_budget is not None and total and elapsed * (total + batch_size) / total > time_budget:
+            break
+    bar.close()
+    if total < n and (time_budget is None or total == 0):
+        raise ValueError(f"Shapes World gave only {total:,} distinct scenes with max_objects={max_objects}; "
+                         "ask for fewer")
+    return np.concatenate(parts)

@@ -34,7 +34,8 @@ COVERAGE = {
     "interleaved pre-training vs tuning only the vision side": ["tr-interleaved-pretraining"],
     "benchmark map (VQAv2/GQA, TextVQA, DocVQA, ChartQA, MMMU, MMBench, POPE)": ["ev-benchmark-map"],
     "data mixing and forgetting in instruction tuning": ["tr-data-mixing-forgetting"],
-    "bias and safety checks, prompt injection through text in images": ["safety-bias-checks", "safety-prompt-injection"],
+    "bias and safety checks, prompt injection through text in images": ["safety-bias-checks",
+                                                                        "safety-prompt-injection"],
 }
 
 
@@ -263,10 +264,11 @@ def test_progress_is_written_only_where_documented(tmp_path, monkeypatch):
     target = tmp_path / "elsewhere.json"
     monkeypatch.setenv(cards.ENV_VAR, str(target))
     assert cards.default_store() == target
-    before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_DIR, capture_output=True, text=True).stdout
+    git_status = ["git", "status", "--porcelain", "--ignored"]
+    before = subprocess.run(git_status, cwd=REPO_DIR, capture_output=True, text=True).stdout
     cards.review(QUESTIONS[:2], {QUESTIONS[0].id: True})
     assert target.exists()
-    after = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_DIR, capture_output=True, text=True).stdout
+    after = subprocess.run(git_status, cwd=REPO_DIR, capture_output=True, text=True).stdout
     assert before == after
     monkeypatch.delenv(cards.ENV_VAR)
     assert cards.default_store().parent.name == ".multimodal-course"
@@ -376,7 +378,7 @@ def test_quiz_view_flow_and_bad_input():
 
     view = ui.quiz_view(QUESTIONS, seed=0)
     box = view.widget
-    topic, difficulty, length, start = box.children[0].children
+    topic, _, length, start = box.children[0].children
     prompt, out = box.children[1], box.children[3]
     answer, submit = box.children[2].children
     submit.click()
@@ -401,7 +403,7 @@ def test_flashcard_view_saves_progress(tmp_path):
 
     store = tmp_path / "cards.json"
     view = ui.flashcard_view(QUESTIONS[:3], store=store)
-    counts, front, buttons, back = view.widget.children
+    _, front, buttons, back = view.widget.children
     reveal, knew, missed, reset = buttons.children
     first = front.value
     reveal.click()

@@ -46,7 +46,8 @@ NOTEBOOK_STEMS: dict[str, str] = {
     "06": "06_qformer_perceiver_xattn", "07": "07_video_budgets", "08": "08_interview_review",
 }
 PENDING_PREFIX = "pending: "
-FIELDS_REQUIRED = ("id", "kind", "difficulty", "topic", "tags", "notebook", "section", "question", "answer", "follow_up")
+FIELDS_REQUIRED = ("id", "kind", "difficulty", "topic", "tags", "notebook", "section", "question", "answer",
+                   "follow_up")
 FIELDS_OPTIONAL = ("rubric", "compute", "tolerance", "unit", "choices", "correct", "references", "corner")
 DEFAULT_TOLERANCE = 0.01  # relative, for numeric answers
 

@@ -79,7 +79,8 @@ def make_drill(kind: str, seed: int | None = None) -> Drill:
         k = _pick(rng, (16, 32, 64))
         mlp = budgets.tokens_per_image(side, p)
         return Drill(kind, f"A {side} px image, {p} px patches: an MLP projector passes every patch (class token "
-                           f"dropped), a Q-Former passes {k} queries. How many times more tokens does the MLP give the LM?",
+                           f"dropped), a Q-Former passes {k} queries. How many times more tokens does the MLP "
+                           "give the LM?",
                      mlp / k, "x", 0.01, f"{mlp:,} / {k} = {mlp / k:.4g}", {"side": side, "patch": p, "queries": k})
     seconds, fps = int(rng.integers(10, 601)), _pick(rng, (0.5, 1, 2, 4))
     side, p, pool = _pick(rng, ((224, 14), (336, 14), (384, 16))) + (_pick(rng, (1, 2)),)

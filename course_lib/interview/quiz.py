@@ -203,7 +203,8 @@ def mock_report(questions: Sequence[Question], seconds: Sequence[float] | None =
     follow-up and the rubric to score yourself (one point per rubric item)."""
     if seconds is not None and len(seconds) != len(questions):
         raise ValueError(f"got {len(seconds)} timings for {len(questions)} questions")
-    lines = [f"Mock interview: {len(questions)} questions, {minutes_per_question:g} minutes each suggested."]
+    lines = [f"Mock interview: {len(questions)} question{'s' if len(questions) != 1 else ''}, "
+             f"{minutes_per_question:g} minutes each suggested."]
     for i, q in enumerate(questions, start=1):
         took = "" if seconds is None else f" (you took {seconds[i - 1] / 60:.1f} min"
         took += "" if seconds is None else (", over time)" if seconds[i - 1] > 60 * minutes_per_question else ")")

@@ -178,7 +178,8 @@ def drill_view(seed: int | None = None) -> Live:
     on_new()
     box = widgets.VBox([widgets.HBox([kind, new]), prompt, widgets.HBox([answer, check]), out])
     box.state = state
-    return Live(box, "[drill widget: run the notebook in Jupyter for fresh drills; the static drills above show the kinds]")
+    return Live(box, "[drill widget: run the notebook in Jupyter for fresh drills; the static drills above show "
+                     "the kinds]")
 
 
 def mock_view(questions: Sequence[Question], minutes_per_question: float = 4.0,
@@ -215,4 +216,5 @@ def mock_view(questions: Sequence[Question], minutes_per_question: float = 4.0,
     nxt.on_click(on_next)
     box = widgets.VBox([widgets.HBox([start, nxt]), prompt, out])
     box.state = state
-    return Live(box, "[mock-interview widget: run the notebook in Jupyter; the static mock interview above shows the format]")
+    return Live(box, "[mock-interview widget: run the notebook in Jupyter; the static mock interview above shows "
+                     "the format]")
