@@ -345,7 +345,104 @@ print(f"decode: {decode_bytes / 1e9:.0f} GB of weights read per token, plus the 
 # the VLM, the most general and most expensive route.
 
 # %% [markdown]
-# ## 8 · Common pitfalls
+# ## 8 · Exercises
+#
+# Each exercise prints `[TODO]` until you fill in `answer`, a hint when it is wrong, and `[PASS]`
+# when it is right. The inputs live in `course_lib.exercises.nb08_interview` (imported as `ex`).
+#
+# **Exercise 1.** An approximate index returned the ids `ex.FOUND` for three queries; the exact top 4
+# are `ex.EXACT`. Compute recall@4.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from course_lib import check
+from course_lib.exercises import nb08_interview as ex
+
+print("found\n", ex.FOUND, "\nexact\n", ex.EXACT)
+answer = ...  # your code: one number
+check("08.recall_at_4", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = np.mean([len(set(f) & set(e)) / 4 for f, e in zip(ex.FOUND, ex.EXACT)])
+# ```
+# </details>
+#
+# **Exercise 2.** Write the Leitner move for five boxes.
+
+# %%
+def move(box: int, correct: bool) -> int:
+    ...  # your code
+
+
+answer = ...  # your answer: move, once it works
+check("08.leitner", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def move(box, correct):
+#     return min(box + 1, 5) if correct else 1
+# ```
+# </details>
+#
+# **Exercise 3.** Estimate the memory of an HNSW index with M = 16 over 50,000 float32 vectors of
+# dimension 128 (the vectors plus 2M int32 link ids per vector at level 0), in bytes. Then compare
+# your estimate with `vs.index_bytes(vs.build_index("hnsw", ..., hnsw_m=16))` on random vectors.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+answer = ...  # your code: bytes
+check("08.hnsw_bytes", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = 4 * 50_000 * 128 + 50_000 * 2 * 16 * 4
+# ```
+# </details>
+#
+# **Exercise 4.** Prefill FLOPs of 1,024 tokens through a 1B LM with 16 layers of width 2048, with
+# the formula of section 7.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+answer = ...  # your code: FLOPs
+check("08.prefill_flops", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = 2 * 1e9 * 1024 + 4 * 16 * 1024**2 * 2048
+# ```
+# </details>
+#
+# **Exercise 5.** Write the quiz's tolerance rule: `within(value, answer, tolerance)` is True when
+# the value is within a relative tolerance of the answer.
+
+# %%
+def within(value: float, answer: float, tolerance: float) -> bool:
+    ...  # your code
+
+
+answer = ...  # your answer: within, once it works
+check("08.within", answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def within(value, answer, tolerance):
+#     return abs(value - answer) <= tolerance * abs(answer)
+# ```
+# </details>
+#
+# ## 9 · Common pitfalls
 #
 # - **Quoting a number you did not compute.** Every number in this bank's answers is computed by a
 #   `course_lib` function, or cites the paper it comes from; do the same in an interview: show the
