@@ -393,7 +393,7 @@ def test_quiz_view_flow_and_bad_input():
     for q in qs:
         answer.value = str(b.numeric_answer(q)) if q.kind == "numeric" else chr(65 + q.correct)
         submit.click()
-        assert "Model answer" in out.value
+        assert "Model answer" in out.value and "<a href='05_llava.ipynb#" in out.value
     assert "score: 3 / 3" in prompt.value
     assert "text/plain" in view._repr_mimebundle_() and "VBox" not in view._repr_mimebundle_()["text/plain"]
 

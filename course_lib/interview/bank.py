@@ -346,8 +346,8 @@ def corner_questions(notebook: str) -> dict[str, str]:
 
 def section_anchor(section: str, style: str = "jupyter") -> str:
     """The anchor JupyterLab ('jupyter': spaces -> '-') or GitHub ('github') gives a heading."""
-    if style == "jupyter":
-        return section.replace(" ", "-")
+    if style == "jupyter":  # the rendered heading text (code marks dropped), spaces -> '-'
+        return section.replace("`", "").replace(" ", "-")
     if style == "github":
         text = re.sub(r"[^\w\- ]", "", section.lower().replace("`", ""))
         return text.replace(" ", "-")

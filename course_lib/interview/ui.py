@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import ipywidgets as widgets
 
 from . import cards, drills, quiz
-from .bank import DIFFICULTIES, TOPICS, Question, model_answer, where_taught
+from .bank import DIFFICULTIES, TOPICS, Question, model_answer, section_link, where_taught
 
 
 class Live:
@@ -35,6 +35,14 @@ class Live:
 
 def _html(text: str) -> str:
     return f"<pre style='white-space: pre-wrap; max-width: 1200px'>{html.escape(text)}</pre>"
+
+
+def _link(q: Question) -> str:
+    """An HTML link to the section that teaches q (notebooks open side by side in JupyterLab)."""
+    if q.notebook is None or q.pending:
+        return ""
+    href = html.escape(section_link(q, "jupyter"), quote=True)
+    return f"<a href='{href}' target='_blank'>open notebook {q.notebook}, section {html.escape(q.section)}</a>"
 
 
 def _safe(out: widgets.HTML, action: Callable[[], str]) -> None:
@@ -95,7 +103,7 @@ def quiz_view(questions: Sequence[Question], seed: int = 0) -> Live:
             return
         state["responses"].append(answer.value)
         answer.value = ""
-        out.value = _html(quiz.feedback(qs[i], grade))
+        out.value = _html(quiz.feedback(qs[i], grade)) + _link(qs[i])
         _safe(prompt, show_current)
 
     start.on_click(on_start)
