@@ -374,22 +374,27 @@ def where_taught(q: Question) -> str:
 
 # ---- the bank as Markdown ---------------------------------------------------------------------
 
+def _md(text: str) -> str:
+    """Text safe in Markdown: '<image>' would otherwise vanish as an HTML tag."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def topic_page(questions: Sequence[Question], topic: str) -> str:
     """One Markdown page: every question of `topic` with its model answer, follow-up and rubric."""
     if topic not in TOPICS:
         raise ValueError(f"topic must be one of {list(TOPICS)}, got {topic!r}")
     chosen = [q for q in questions if q.topic == topic]
-    lines = [f"# Interview bank: {topic}", "", TOPICS[topic] + ".", "",
+    lines = [f"# Interview bank: {topic}", "", _md(TOPICS[topic]) + ".", "",
              f"{len(chosen)} questions. Generated from `data/interview/bank.jsonl` by `make bank`; "
              "do not edit by hand.", ""]
     for q in chosen:
-        lines += [f"## {q.question}", "",
+        lines += [f"## {_md(q.question)}", "",
                   f"*{q.kind}, {q.difficulty}; {', '.join(q.tags)}; id `{q.id}`*", ""]
         if q.choices:
-            lines += [f"{chr(65 + i)}. {c}" for i, c in enumerate(q.choices)] + [""]
-        lines += ["**Model answer.** " + model_answer(q), "", "**Follow-up.** " + q.follow_up, ""]
+            lines += [f"{chr(65 + i)}. {_md(c)}" for i, c in enumerate(q.choices)] + [""]
+        lines += ["**Model answer.** " + _md(model_answer(q)), "", "**Follow-up.** " + _md(q.follow_up), ""]
         if q.rubric:
-            lines += ["**A strong answer:**", ""] + [f"- {point}" for point in q.rubric] + [""]
+            lines += ["**A strong answer:**", ""] + [f"- {_md(point)}" for point in q.rubric] + [""]
         if q.notebook is None:
             lines += ["Taught: " + where_taught(q), ""]
         elif q.pending:
@@ -410,7 +415,7 @@ def index_page(questions: Sequence[Question]) -> str:
     for topic, description in TOPICS.items():
         qs = [q for q in questions if q.topic == topic]
         counts = " | ".join(str(sum(q.kind == k for q in qs)) for k in KINDS)
-        lines.append(f"| [{topic}]({topic}.md): {description} | {len(qs)} | {counts} |")
+        lines.append(f"| [{topic}]({topic}.md): {_md(description)} | {len(qs)} | {counts} |")
     return "\n".join(lines) + "\n"
 
 
