@@ -17,7 +17,8 @@ register(Exercise(
     compare=close(rel=0, abs_=1e-9),
     hint="For each row count the ids FOUND shares with EXACT, divide by 4, then average the three rows.",
     mistakes=(
-        (np.mean(FOUND == EXACT), "Position-by-position equality is not recall: a neighbour found at another rank still counts."),
+        (np.mean(FOUND == EXACT),
+         "Position-by-position equality is not recall: a neighbour found at another rank still counts."),
         (9, "That is the number of shared ids; divide by k = 4 and by the three queries."),
         (1 / 3, "That is the share of queries whose top 4 is exactly right; recall counts each shared id."),
     ),
@@ -36,7 +37,8 @@ register(Exercise(
     hint="min(box + 1, 5) when correct, else 1.",
     mistakes=(
         (lambda b, c: b + 1 if c else 1, "Box 5 is the last one: a right answer there stays in box 5."),
-        (lambda b, c: min(b + 1, 5) if c else max(b - 1, 1), "In Leitner's system a missed card goes all the way back to box 1."),
+        (lambda b, c: min(b + 1, 5) if c else max(b - 1, 1),
+         "In Leitner's system a missed card goes all the way back to box 1."),
     ),
 ))
 
@@ -61,14 +63,16 @@ register(Exercise(
     compare=close(rel=1e-6),
     hint="2 * 1e9 * 1024 + 4 * 16 * 1024**2 * 2048.",
     mistakes=(
-        (2 * 1e9 * 1024, "You left out the attention term (Q K^T and the weighted sum of V), which grows with tokens squared."),
+        (2 * 1e9 * 1024,
+         "You left out the attention term (Q K^T and the weighted sum of V), which grows with tokens squared."),
         (1e9 * 1024, "A multiply and an add are 2 FLOPs: 2 x params per token for the weights."),
     ),
 ))
 
 
 def _within_cases() -> list[tuple]:
-    return [(100.9, 100, 0.01), (101.1, 100, 0.01), (-99.5, -100, 0.01), (576, 576, 0.0), (577, 576, 0.0), (0.0, 0.0, 0.1)]
+    return [(100.9, 100, 0.01), (101.1, 100, 0.01), (-99.5, -100, 0.01), (576, 576, 0.0), (577, 576, 0.0),
+            (0.0, 0.0, 0.1)]
 
 
 def _within(value: float, answer: float, tolerance: float) -> bool:
@@ -85,6 +89,7 @@ register(Exercise(
     mistakes=(
         (lambda v, a, t: abs(v - a) <= t, "That is an absolute tolerance: 1% of 2,928 tokens is not 0.01 tokens."),
         (lambda v, a, t: abs(v - a) <= t * a, "For a negative answer t * a is negative: use abs(answer)."),
-        (lambda v, a, t: abs(v - a) < t * abs(a), "Use <=: an answer exactly at the tolerance is accepted (and tolerance 0 means exact)."),
+        (lambda v, a, t: abs(v - a) < t * abs(a),
+         "Use <=: an answer exactly at the tolerance is accepted (and tolerance 0 means exact)."),
     ),
 ))
