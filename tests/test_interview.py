@@ -438,3 +438,22 @@ def test_drill_and_mock_views():
     for _ in range(5):
         nxt.click()
     assert mock.widget.children[2].value.count("Model answer") == 5
+
+
+def test_encode_gallery_dedupes_and_respects_the_budget():
+    from course_lib.vector_search import encode_gallery
+
+    seen_batches = []
+
+    def encode(images):
+        seen_batches.append(images)
+        flat = images.reshape(len(images), -1).astype(np.float32)
+        return flat / np.linalg.norm(flat, axis=1, keepdims=True)
+
+    gallery = encode_gallery(encode, 2500, seed=3, batch_size=1000, max_objects=1, progress=False)
+    images = np.concatenate(seen_batches)
+    assert gallery.shape == (2500, 48 * 48 * 3) and len(images) == 2500
+    assert len({im.tobytes() for im in images}) == 2500, "repeated scenes must be dropped before encoding"
+    assert np.array_equal(gallery, encode_gallery(encode, 2500, seed=3, batch_size=1000, max_objects=1, progress=False))
+    prefix = encode_gallery(encode, 2500, seed=3, batch_size=1000, max_objects=1, time_budget=1e-9, progress=False)
+    assert 0 < len(prefix) < 2500 and np.array_equal(prefix, gallery[: len(prefix)])
