@@ -210,7 +210,7 @@ def prefill_flops(tokens: int, *, params: float, layers: int, hidden_size: int) 
     2 x params x tokens for the weight matrices, plus 4 x layers x tokens^2 x hidden_size for the
     attention scores Q K^T and the weighted sum of V, computed in full as eager attention does
     (a causal kernel that skips the masked half does about half of that term)."""
-    tokens = check_int("tokens", tokens, low=0)
-    params = check_positive("params", params)
-    layers, hidden_size = check_int("layers", layers, low=1), check_int("hidden_size", hidden_size, low=1)
+    tokens = require_int("tokens", tokens, low=0)
+    params = require_positive("params", params)
+    layers, hidden_size = require_int("layers", layers, low=1), require_int("hidden_size", hidden_size, low=1)
     return 2 * params * tokens + 4 * layers * tokens * tokens * hidden_size

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .validation import check_array, check_choice, check_int
+from .base.validation import require_array, require_choice, require_int
 
 INDEX_KINDS: tuple[str, ...] = ("flat", "hnsw", "ivf")
 
@@ -26,7 +26,7 @@ def _faiss() -> Any:
 def _vectors(name: str, x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
-    check_array(name, x, ndim=2, dtype="f")
+    require_array(name, x, ndim=2, dtype="f")
     if len(x) == 0:
         raise ValueError(f"{name} is empty: give at least one vector")
     return np.ascontiguousarray(x, dtype=np.float32)
@@ -39,7 +39,7 @@ def exact_topk(queries: Any, gallery: Any, k: int, chunk: int = 4096) -> tuple[n
     if q.shape[1] != g.shape[1]:
         raise ValueError(f"queries have dimension {q.shape[1]} but the gallery has {g.shape[1]}: "
                          "use one encoder for both")
-    k = check_int("k", k, low=1, high=len(g))
+    k = require_int("k", k, low=1, high=len(g))
     scores = q @ g.T  # (Q, N); for very large galleries chunk the queries, not the gallery
     ids = np.empty((len(q), k), dtype=np.int64)
     for start in range(0, len(q), chunk):
@@ -53,7 +53,7 @@ def exact_topk(queries: Any, gallery: Any, k: int, chunk: int = 4096) -> tuple[n
 def recall_at_k(found: np.ndarray, exact: np.ndarray, k: int) -> float:
     """Mean over queries of |found[:, :k] ∩ exact[:, :k]| / k (ids; -1 = nothing found)."""
     found, exact = np.asarray(found), np.asarray(exact)
-    k = check_int("k", k, low=1)
+    k = require_int("k", k, low=1)
     if found.ndim != 2 or found.shape[0] != exact.shape[0] or min(found.shape[1], exact.shape[1]) < k:
         raise ValueError(f"found {found.shape} and exact {exact.shape} must be (queries, >= k={k}) id arrays")
     hits = [len(set(f[:k].tolist()) & set(e[:k].tolist()) - {-1}) for f, e in zip(found, exact)]
@@ -66,21 +66,21 @@ def build_index(kind: str, vectors: Any, *, hnsw_m: int = 32, ef_construction: i
     (IndexHNSWFlat, M links per node) or 'ivf' (IndexIVFFlat with nlist k-means cells, searched
     in the nprobe nearest; nlist defaults to sqrt(N))."""
     faiss = _faiss()
-    check_choice("kind", kind, INDEX_KINDS)
+    require_choice("kind", kind, INDEX_KINDS)
     x = _vectors("vectors", vectors)
     d = x.shape[1]
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, check_int("hnsw_m", hnsw_m, low=2), faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = check_int("ef_construction", ef_construction, low=1)
-        index.hnsw.efSearch = check_int("ef_search", ef_search, low=1)
+        index = faiss.IndexHNSWFlat(d, require_int("hnsw_m", hnsw_m, low=2), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = require_int("ef_construction", ef_construction, low=1)
+        index.hnsw.efSearch = require_int("ef_search", ef_search, low=1)
     else:
-        nlist = check_int("nlist", nlist, low=1, high=len(x)) if nlist is not None else max(1, int(np.sqrt(len(x))))
+        nlist = require_int("nlist", nlist, low=1, high=len(x)) if nlist is not None else max(1, int(np.sqrt(len(x))))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = check_int("seed", seed, low=0)
+        index.cp.seed = require_int("seed", seed, low=0)
         index.train(x)
-        index.nprobe = check_int("nprobe", nprobe, low=1, high=nlist)
+        index.nprobe = require_int("nprobe", nprobe, low=1, high=nlist)
     index.add(x)
     return index
 
@@ -94,14 +94,14 @@ def estimate_index_bytes(kind: str, n: int, dim: int, *, hnsw_m: int = 32, nlist
     """Rough memory of an index over n float32 vectors of size dim: the vectors (4 n dim bytes),
     plus for HNSW the level-0 links (2 M int32 ids per vector; upper levels add about 1/M more,
     left out), plus for IVF one int64 id per vector and nlist centroids."""
-    check_choice("kind", kind, INDEX_KINDS)
-    n, dim = check_int("n", n, low=1), check_int("dim", dim, low=1)
+    require_choice("kind", kind, INDEX_KINDS)
+    n, dim = require_int("n", n, low=1), require_int("dim", dim, low=1)
     vectors = 4 * n * dim
     if kind == "flat":
         return vectors
     if kind == "hnsw":
-        return vectors + n * 2 * check_int("hnsw_m", hnsw_m, low=2) * 4
-    nlist = check_int("nlist", nlist, low=1) if nlist is not None else max(1, int(np.sqrt(n)))
+        return vectors + n * 2 * require_int("hnsw_m", hnsw_m, low=2) * 4
+    nlist = require_int("nlist", nlist, low=1) if nlist is not None else max(1, int(np.sqrt(n)))
     return vectors + 8 * n + 4 * nlist * dim
 
 
@@ -125,13 +125,13 @@ def measure_search(gallery: Any, queries: Any, sizes: Sequence[int], kinds: Sequ
     queries, and measure recall@k against exact_topk, build time, latency per query and bytes."""
     faiss = _faiss()
     g, q = _vectors("gallery", gallery), _vectors("queries", queries)
-    k = check_int("k", k, low=1)
+    k = require_int("k", k, low=1)
     for kind in kinds:
-        check_choice("kind", kind, INDEX_KINDS)
-    faiss.omp_set_num_threads(check_int("threads", threads, low=1))
+        require_choice("kind", kind, INDEX_KINDS)
+    faiss.omp_set_num_threads(require_int("threads", threads, low=1))
     rows = []
     for size in sizes:
-        size = check_int("size", size, low=k, high=len(g))
+        size = require_int("size", size, low=k, high=len(g))
         _, exact = exact_topk(q, g[:size], k)
         for kind in kinds:
             if progress is not None:
@@ -174,7 +174,7 @@ def encode_gallery(encode: Callable[[np.ndarray], Any], n: int, seed: int, *, ba
 
     from .shapes_world import generate_scenes
 
-    n, batch_size = check_int("n", n, low=1), check_int("batch_size", batch_size, low=1)
+    n, batch_size = require_int("n", n, low=1), require_int("batch_size", batch_size, low=1)
     parts, seen, total, start = [], set(), 0, time.perf_counter()
     bar = tqdm(total=n, desc="encode gallery", disable=not progress, mininterval=0.5)
     for i in range(10 * (n // batch_size + 1)):

@@ -44,16 +44,16 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from transformers.utils import logging as hf_logging
 
 from course_lib import budgets, patches, seed_everything
 from course_lib import vector_search as vs
-from course_lib.bench import report
-from course_lib.clip_model import encode_images, encode_texts, load_tiny_clip
 from course_lib.interview import bank as ib
 from course_lib.interview import cards, drills, quiz, ui
+from course_lib.models.clip import load_tiny_clip
+from course_lib.models.dual_encoder import encode_images, encode_texts
 from course_lib.shapes_world import generate_scenes, make_captions
+from course_lib.tools.bench import report
 
 seed_everything(0, threads=1)
 hf_logging.disable_progress_bar()

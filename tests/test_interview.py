@@ -6,9 +6,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from course_lib.base.paths import REPO_DIR
 from course_lib.interview import bank as b
 from course_lib.interview import cards, drills, quiz
-from course_lib.paths import REPO_DIR
 
 QUESTIONS = b.load_bank()
 NUMERIC = [q for q in QUESTIONS if q.kind == "numeric"]

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..paths import DATA_DIR, NOTEBOOKS_DIR
+from ..base.paths import DATA_DIR, NOTEBOOKS_DIR
 
 BANK_PATH = DATA_DIR / "interview" / "bank.jsonl"
 KINDS: tuple[str, ...] = ("concept", "numeric", "design", "debugging", "paper")

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..paths import REPO_DIR
+from ..base.paths import REPO_DIR
 from .bank import Question
 
 BOXES = 5
