@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test bench checkpoints execute sync clean student site teaching
+.PHONY: setup lab test bench checkpoints execute sync bank clean student site teaching
 
 # Pinned CPU torch first (an unpinned torch pulls a multi-GB CUDA build), then the course.
 $(STAMP): pyproject.toml
@@ -53,6 +53,10 @@ teaching: setup
 
 sync: setup
 	$(BIN)/jupytext --sync notebooks/*.py
+
+# The interview bank as Markdown pages (one per topic), readable without Jupyter.
+bank: setup
+	$(BIN)/python -m course_lib.interview.bank docs/interview
 
 clean:
 	rm -rf $(VENV) build *.egg-info
