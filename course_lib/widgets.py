@@ -136,9 +136,11 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 def drop_widget_views(nb: dict) -> int:
     """Remove the widget format from a saved notebook's outputs that also hold a static view, and
-    return how many. A trusted JupyterLab with no kernel prefers the widget format and can only
-    say "Error displaying widget: model not found"; without it every viewer shows the static view.
-    Running the cell displays the live widget again. `make execute` applies it."""
+    the saved widget state, and return how many outputs changed. A trusted JupyterLab with no
+    kernel prefers the widget format and can only say "Error displaying widget: model not found",
+    and nbconvert's HTML draws saved state with scripts from a CDN; without them every viewer
+    shows the static view. Running the cell displays the live widget again. `make execute` applies it."""
+    nb.get("metadata", {}).pop("widgets", None)
     dropped = 0
     for cell in nb.get("cells", []):
         for output in cell.get("outputs", []):
