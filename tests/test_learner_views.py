@@ -97,7 +97,9 @@ def test_drop_widget_views_keeps_the_static_view_only():
     box = explore(budgets.render_budget, height=w.IntSlider(value=672, min=112, max=2016, step=56))
     saved = {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": box._repr_mimebundle_()}
     bare = {"output_type": "display_data", "metadata": {}, "data": {WIDGET_MIME: {"model_id": "2" * 32}}}
-    nb = {"cells": [{"cell_type": "code", "outputs": [saved, bare, *copy.deepcopy(BROKEN_OUTPUTS[:1])]}]}
+    nb = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}},
+          "cells": [{"cell_type": "code", "outputs": [saved, bare, *copy.deepcopy(BROKEN_OUTPUTS[:1])]}]}
     assert drop_widget_views(nb) == 2  # the explorer, and the bar (whose repr the file tests then catch)
+    assert "widgets" not in nb["metadata"]
     assert set(saved["data"]) == {"text/plain"} and saved["data"]["text/plain"].startswith("image 672x672")
     assert WIDGET_MIME in bare["data"]  # nothing static beside it: left for the file tests to flag
