@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab test bench checkpoints execute sync bank clean student site teaching
+.PHONY: setup lab test test-browser bench checkpoints execute sync bank clean student site teaching
 
 # Pinned CPU torch first (an unpinned torch pulls a multi-GB CUDA build), then the course.
 $(STAMP): pyproject.toml
@@ -26,6 +26,10 @@ lab: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
+# JupyterLab on 127.0.0.1 in Debian's chromium (apt-get install chromium); screenshots in build/browser/.
+test-browser: setup
+	COURSE_BROWSER_TEST=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests/browser -p no:randomly
+
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m course_lib.tools.bench
 
@@ -36,7 +40,11 @@ checkpoints: setup
 #   make execute NB=notebooks/01_vit_patches.py
 execute: setup
 	$(BIN)/jupytext --set-kernel python3 --sync $(NB)
-	HF_HUB_OFFLINE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 $(NB:.py=.ipynb)
+	HF_HUB_OFFLINE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.store_widget_state=False $(NB:.py=.ipynb)
+	# merge consecutive prints into one stream output, as JupyterLab does on load (else trusting or saving changes the file)
+	$(BIN)/jupyter nbconvert --to notebook --inplace --CoalesceStreamsPreprocessor.enabled=True $(NB:.py=.ipynb)
+	# saved explorers keep their static view only (a trusted lab with no kernel cannot draw a widget)
+	$(BIN)/python -m course_lib.widgets $(NB:.py=.ipynb)
 	$(BIN)/jupytext --sync $(NB:.py=.ipynb)
 
 # Teaching (docs/teaching.md): the student edition (no solutions), the rendered course, the guide's numbers.
