@@ -59,6 +59,10 @@ class ProgressBar:
     def set_postfix(self, **values: Any) -> None:
         self.bar.set_postfix(**values)
 
+    def update(self, n: int) -> None:
+        """Advance by `n` (for loops that do not iterate over the bar)."""
+        self.bar.update(n)
+
     def finish(self, summary: str) -> None:
         """Close the bar; in a notebook, replace it by `summary`."""
         self.bar.close()

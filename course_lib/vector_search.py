@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .base.validation import require_array, require_choice, require_int
+from .training import ProgressBar
 
 INDEX_KINDS: tuple[str, ...] = ("flat", "hnsw", "ivf")
 
@@ -170,13 +171,11 @@ def encode_gallery(encode: Callable[[np.ndarray], Any], n: int, seed: int, *, ba
     and returns the vectors it has: a prefix of the full gallery."""
     import hashlib
 
-    from tqdm import tqdm  # a text bar: the saved notebook shows its final state, not a stale widget
-
     from .shapes_world import generate_scenes
 
     n, batch_size = require_int("n", n, low=1), require_int("batch_size", batch_size, low=1)
     parts, seen, total, start = [], set(), 0, time.perf_counter()
-    bar = tqdm(total=n, desc="encode gallery", disable=not progress, mininterval=0.5)
+    bar = ProgressBar(n, "encode gallery", enabled=progress)  # replaced by a one-line summary at the end
     for i in range(10 * (n // batch_size + 1)):
         images = generate_scenes(batch_size, seed=seed + i, max_objects=max_objects, split="all").images
         keep = []
@@ -195,7 +194,7 @@ def encode_gallery(encode: Callable[[np.ndarray], Any], n: int, seed: int, *, ba
         elapsed = time.perf_counter() - start
         if time_budget is not None and total and elapsed * (total + batch_size) / total > time_budget:
             break
-    bar.close()
+    bar.finish(f"encode gallery: {total:,} distinct scenes in {time.perf_counter() - start:.1f} s")
     if total < n and (time_budget is None or total == 0):
         raise ValueError(f"Shapes World gave only {total:,} distinct scenes with max_objects={max_objects}; "
                          "ask for fewer")
