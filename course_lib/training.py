@@ -95,6 +95,7 @@ def train(
     weight_decay: float = 0.01,
     warmup_fraction: float = 0.1,
     params: Iterable[torch.nn.Parameter] | None = None,
+    no_decay: Iterable[torch.nn.Parameter] = (),
     max_grad_norm: float | None = 1.0,
     after_step: Callable[[torch.nn.Module], None] | None = None,
     progress: bool = True,
@@ -104,7 +105,8 @@ def train(
 
     batch_fn(step): the batch for that step (seed it with the step for determinism);
     loss_fn(model, batch): a scalar loss tensor; params: what to optimise (default: every
-    parameter with requires_grad); warmup_fraction: share of the steps spent warming up.
+    parameter with requires_grad); no_decay: parameters among them trained without weight decay
+    (e.g. a learned temperature and bias); warmup_fraction: share of the steps spent warming up.
     """
     steps = require_int("steps", steps, low=1)
     lr = require_positive("lr", lr)
@@ -113,7 +115,10 @@ def train(
     trainable = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     if not trainable:
         raise ValueError("nothing to train: no parameter with requires_grad=True")
-    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=weight_decay)
+    skip = {id(p) for p in no_decay}
+    groups = [{"params": [p for p in trainable if id(p) not in skip], "weight_decay": weight_decay},
+              {"params": [p for p in trainable if id(p) in skip], "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
     warm = max(1, int(warmup_fraction * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, warm))
     result = TrainResult()

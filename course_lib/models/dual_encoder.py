@@ -286,6 +286,7 @@ def train_dual_encoder(
     partial_share: float = 0.0,
     repaint_share: float = 0.0,
     weight_decay: float = 0.01,
+    decay_logit: bool = True,
     max_scale: float | None = MAX_LOGIT_SCALE,
     progress: bool = True,
     desc: str = "tiny CLIP",
@@ -295,7 +296,8 @@ def train_dual_encoder(
 
     loss: a name in LOSSES or fn(image_emb, text_emb, model, positives) -> scalar; positives,
     multi_object_share, partial_share, repaint_share: see image_text_batch; weight_decay: AdamW's
-    (a strong 0.2 helps the held-out compositions);
+    (a strong 0.2 helps the held-out compositions); decay_logit: False trains logit_scale (t' = log t)
+    and SigLIP's logit_bias without weight decay (decay pulls them towards 0: t towards 1, b towards 0);
     max_scale: clamp exp(logit_scale) after every step (None: no clamp). Batch of step s uses seed
     step_seed(seed, s), so runs are repeatable.
     """
@@ -320,8 +322,9 @@ def train_dual_encoder(
         return loss_fn(image, text, m, batch.positives)
 
     after = None if max_scale is None else (lambda m: clamp_logit_scale(m, max_scale))
+    logit = [getattr(model, n) for n in ("logit_scale", "logit_bias") if hasattr(model, n)]
     return train(model, batch_fn, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, after_step=after,
-                 progress=progress, desc=desc)
+                 no_decay=() if decay_logit else logit, progress=progress, desc=desc)
 
 
 def image_processor(image_size: int = 48) -> CLIPImageProcessorPil:

@@ -1,6 +1,7 @@
 """The checkpoints the course ships in data/, and the one command that rebuilds each.
 
     python -m course_lib.tools.checkpoints tiny_clip      # or: all   (make checkpoints)
+    python -m course_lib.tools.checkpoints siglip_study   # notebook 03's small-batch study over seeds
 
 Each builder trains deterministically with its recipe and thread count from recipes.CHECKPOINTS and
 writes a save_pretrained folder data/<name>/ with safetensors weights, config, tokenizer and
@@ -25,9 +26,10 @@ from ..models.causal_lm import build_tiny_lm, load_tiny_lm, perplexity, pretrain
 from ..models.clip import build_tiny_clip, load_tiny_clip, save_tiny_clip
 from ..models.dual_encoder import train_dual_encoder
 from ..models.llava import build_processor, build_tiny_llava, eval_set, evaluate, train_two_stages
-from ..recipes import CHECKPOINTS, SEEDS
+from ..recipes import CHECKPOINTS, SEEDS, SIGLIP_STUDY, STUDY_SEEDS
 from ..retrieval import retrieval_metrics
 from ..shapes_world import generate_scenes, make_captions
+from ..studies import study_over_seeds
 from ..tokenizer import build_tokenizer
 from ..zero_shot import evaluate_zero_shot
 
@@ -115,6 +117,17 @@ BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {
 }
 
 
+def build_siglip_study(folder: str | Path) -> dict[str, Any]:
+    """Notebook 03's small-batch study (recipes.SIGLIP_STUDY) over recipes.STUDY_SEEDS on one thread: no
+    weights, only the metrics (every run and the mean, spread, min and max over seeds). A few minutes."""
+    study = {**asdict(SIGLIP_STUDY), "threads": 1}
+    return {"recipe": study, **study_over_seeds(STUDY_SEEDS, progress=False, **study)}
+
+
+# Studies ship only their metrics.json in data/<name>/ (not checkpoints: `all` does not rebuild them).
+STUDY_BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {"siglip_study": build_siglip_study}
+
+
 def load_metrics(name: str) -> dict[str, Any]:
     """The metrics.json shipped with checkpoint `name`."""
     return json.loads((data_path(name) / "metrics.json").read_text())
@@ -122,12 +135,13 @@ def load_metrics(name: str) -> dict[str, Any]:
 
 def build(name: str) -> dict[str, Any]:
     """Rebuild checkpoint `name` into data/<name>/ and write its metrics.json."""
-    if name not in BUILDERS:
-        raise ValueError(f"unknown checkpoint {name!r}; known: {sorted(BUILDERS)}")
+    builders = {**BUILDERS, **STUDY_BUILDERS}
+    if name not in builders:
+        raise ValueError(f"unknown checkpoint or study {name!r}; known: {sorted(builders)}")
     folder = DATA_DIR / name
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    metrics = BUILDERS[name](folder)
+    metrics = builders[name](folder)
     import torch
     import transformers
 
@@ -147,7 +161,8 @@ def build(name: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help=f"checkpoints to rebuild: {sorted(BUILDERS)} or 'all'")
+    known = f"checkpoints to rebuild: {sorted(BUILDERS)} or 'all'; studies: {sorted(STUDY_BUILDERS)}"
+    parser.add_argument("names", nargs="+", help=known)
     args = parser.parse_args(argv)
     names = list(BUILDERS) if args.names == ["all"] else args.names
     for name in names:
