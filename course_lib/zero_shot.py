@@ -221,7 +221,7 @@ def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, tit
         _, ax = plt.subplots(figsize=(5.5, 3.5))
     for label, (conf, correct) in curves.items():
         cov, risk = risk_coverage(conf, correct)
-        ax.plot(cov, risk, label=f"{label} (AURC {risk.mean():.3f})")
+        ax.plot(cov, risk, label=f"{label} (AURC {risk.mean():.4f})")
     ax.set_xlabel("coverage (fraction answered)")
     ax.set_ylabel("risk (error rate of answered)")
     ax.set_xlim(0, 1)
@@ -317,11 +317,13 @@ def candidate_accuracy(image_embeddings: torch.Tensor, candidate_embeddings: tor
     return float((scores.argmax(dim=0).numpy() == answers).mean())
 
 
-def count_prompts(template: str = "there are {count} objects") -> list[str]:
-    """One prompt per object count 1..MAX_OBJECTS, e.g. 'there are two objects'."""
+def count_prompts(template: str = "there {is} {count} object{s}") -> list[str]:
+    """One prompt per object count 1..MAX_OBJECTS, e.g. 'there is one object', 'there are two objects'.
+    template: contains {count}; {is} and {s} (optional) agree with it: 'is'/'are' and ''/'s'."""
     if not isinstance(template, str) or "{count}" not in template:
         raise ValueError(f"template must be a string containing {{count}}, got {template!r}")
-    return [template.format(count=COUNT_WORDS[n]) for n in range(1, MAX_OBJECTS + 1)]
+    return [template.format(count=COUNT_WORDS[n], **{"is": "is" if n == 1 else "are", "s": "" if n == 1 else "s"})
+            for n in range(1, MAX_OBJECTS + 1)]
 
 
 # ---- linear probe and few-shot ------------------------------------------------------------------

@@ -164,7 +164,11 @@ for name, m in (("original", cos), ("bumped", bumped)):
 # A batch holds N positives and N² - N negatives, so at N = 32,768 only one pair in 32,768 is a
 # match. Suppose training starts with all cosines near 0 (random embeddings). Then every logit
 # equals b, and the loss is N · ℓ(b, +1) + (N² - N) · ℓ(b, -1), divided by N. Compare the
-# paper's start with t = 1, b = 0 (what `SiglipModel` uses, as checked below):
+# paper's start, t = 10 and b = -10, with the library's start, t = 1 and b = 0 (what
+# `SiglipModel` initialises to, as checked below; the paper did not start there).
+#
+# A note on notation: t multiplies the cosine, so t = 1/τ in CLIP's terms (CLIP divides by a
+# temperature τ). SigLIP's t = 10 is CLIP's τ = 0.1; CLIP itself starts at τ = 0.07, t ≈ 14.3.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -186,10 +190,15 @@ for n in (16, 1024, 32768):
 #   dominate: the loss is about N · log 2 and its gradient with respect to b is about N / 2.
 #   The first updates are all spent pushing every logit down (the "massive over-correction" the
 #   paper avoids), not learning which pairs match.
-# - At t = 10, b = -10 a negative costs 0.000045 and a positive about 10. The totals are
-#   balanced, the gradient on b is of order 1, and the loss is close to that of the best
-#   constant guess σ(b) = 1/N, whose bias -log(N - 1) is about -10.4: the model starts at the
-#   prior, and every update can go into telling pairs apart.
+# - At t = 10, b = -10 a negative costs 0.000045 and a positive 10.0000. The totals are not
+#   balanced: per example the positives contribute 10.0000 and the negatives 1.4876, so the loss
+#   (11.4876) is dominated by the positives. What is near balance is the gradient on b: about
+#   -1 from the positive (σ(b) - 1) against +1.4876 from the N - 1 negatives (N σ(b)), so
+#   dL/db = 0.4876 instead of 16,383 at b = 0. Exact balance is at σ(b) = 1/N, b = -log(N - 1)
+#   = -10.3972 at this N, whose loss 11.3972 is that of the best constant guess. Starting b near
+#   -log N encodes the prior that almost every pair is a negative, and every update can go into
+#   telling pairs apart. (At N = 16 and 1024 the same b = -10 is below the prior, and dL/db is
+#   -0.9993 and -0.9535: b would first climb towards -2.7 and -6.9.)
 #
 # The scale t = 10 matters too: logits can then move over a range of about 2t = 20 as cosines
 # move from -1 to 1, enough to reach both very confident "yes" and "no".
@@ -346,6 +355,17 @@ print(comparison_table(table))
 # Both distributed losses equal the single-process ones. The traffic: a ring rank sends W - 1
 # text blocks (b · D · 4 bytes each); an all-gather rank sends its image block and its text block
 # to W - 1 ranks, twice as much. Traffic is not the main difference, though: memory is.
+#
+# **The backward pass.** These are forward losses. In training, each rank's loss also depends on
+# embeddings that live on other ranks, and their gradients must travel back. For the ring, the
+# gradient with respect to each text block is accumulated as the block moves and is sent back
+# around the ring (reverse permutes, W - 1 hops of b · D numbers), or the blocks are kept and
+# their gradients reduced to the owner: the backward traffic is about the forward's, so bytes
+# per training step roughly double. For CLIP, a plain `all_gather` does not propagate gradients:
+# use an all-gather with gradient (`torch.distributed.nn.all_gather`, which all-reduces the
+# incoming gradients in backward) or, as open_clip's `local_loss` does, compute the loss only for
+# the local rows and columns against the gathered embeddings, so each rank's gradient reaches its
+# own embeddings without a second gather. Either way the backward adds about as many bytes again.
 # Per-rank peak memory and time, which depend on the machine (not checked):
 
 # %%
@@ -532,7 +552,8 @@ check("03.prior_bias", answer)
 #
 # <details><summary>1. Write the SigLIP loss and say how it differs from CLIP's.</summary>
 #
-# L = -(1/N) Σ_i Σ_j log σ(y_ij (t x_i·y_j + b)) with y_ij = +1 on the diagonal and -1 off it.
+# L = -(1/N) Σ_i Σ_j log σ(z_ij (t x_i·y_j + b)), x_i and y_j the normalised image and text
+# embeddings, and the label z_ij = +1 on the diagonal and -1 off it.
 # CLIP applies a softmax over each row and each column (a batch-wide normaliser, 2N
 # classification problems over N classes); SigLIP solves N² independent binary problems, with a
 # learned bias b in addition to the temperature.
@@ -551,7 +572,10 @@ check("03.prior_bias", answer)
 # Each softmax row divides by a sum over all N captions, so every device needs all embeddings
 # (two all-gathers) and materialises (b, N) logits. SigLIP's pair terms are independent: a
 # device keeps its images and receives text blocks from its neighbour around a ring (W - 1
-# permutes), computing a (b, b) block each time; memory per device does not grow with W.
+# permutes), computing a (b, b) block each time; memory per device does not grow with W. In
+# training the backward doubles the traffic: the text-block gradients go back around the ring
+# (W - 1 more hops), and CLIP needs an all-gather with gradient (or a local loss over its own
+# rows and columns against the gathered embeddings) so gradients reach the ranks that own them.
 # </details>
 #
 # <details><summary>4. Does SigLIP still benefit from large batches?</summary>

@@ -115,7 +115,7 @@ for part, (total, trainable) in lv.count_parameters(model).items():
 # %% [markdown]
 # ## 3 · The projector from scratch
 #
-# LLaVA (Liu et al. 2023) used a single linear layer; LLaVA-1.5 (Liu et al. 2024) a two-layer MLP
+# LLaVA (Liu et al. 2023) used a single linear layer; LLaVA-1.5 (Liu et al. 2023, CVPR 2024) a two-layer MLP
 # with a GELU. Both are a few lines, written here. Our `Projector` names its layers like the
 # library's, so the library's weights load into it unchanged, and the two must agree to the last
 # bit (as must `course_lib.models.llava.Projector`, the same class with input checks).
@@ -205,6 +205,8 @@ try:
     model(**bad)
 except ValueError as err:
     print("ValueError:", err)
+n_feat, lm_width = n_image, model.config.text_config.hidden_size
+print(f"'features' counts numbers, not tokens: {n_feat} projected patch tokens x width {lm_width} = {n_feat * lm_width}")
 
 # %% [markdown]
 # A prompt with an image but no `<image>` placeholder is caught one step earlier, by the processor:
@@ -217,6 +219,10 @@ except ValueError as err:
     print("ValueError:", err)
 
 # %% [markdown]
+# Read the message with care: "tokens: 35" counts `<image>` tokens, but "features: 4608" counts
+# the *elements* of the projected image features, 36 patch tokens x 128 (the LM's width) = 4608,
+# as the last line prints. The real mismatch is 35 tokens against 36 features.
+#
 # ## 5 · The tiny language model and its priors
 #
 # The LM was pre-trained on Shapes World sentences only: captions and "question answer" text,
@@ -320,7 +326,13 @@ assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and abs(margi
 # does it say when the picture carries no information? The last column is the hallucination
 # rate, the share of "is there a ...?" questions about absent objects answered "yes": a model
 # that never looks and always says "yes" scores 1.0 there and still gets half the existence
-# questions right. Which columns of our tiny model beat its blind twin, and which do not, is
+# questions right. Ours: the tiny LLaVA says "yes" to 0.416 of absent objects, the blind model
+# to 0.662, and the LLaVA shown a black image to 0.000. Looking at the image lowers the false
+# "yes" rate by a quarter, but four in ten absent objects are still "seen"; the black image shows
+# the other side of the prior: with nothing in the picture the model says "no". The absent objects
+# here are drawn at random from the shapes and colours not in the scene; POPE also samples
+# *popular* (frequent in the data) and *adversarial* (frequently co-occurring with what is
+# there) absent objects, which are harder, so these rates are the easy end of POPE. Which columns of our tiny model beat its blind twin, and which do not, is
 # exactly the diagnosis to run on a real VLM before trusting its benchmark score. Ours: size,
 # position and count each gain over 0.3 from the image; relation questions are no better than
 # the blind model's guesses: finding two objects and comparing their places is beyond what this
@@ -349,8 +361,11 @@ assert all(abs(binding[k, 3][0] - 1 / 3) < 0.1 and binding[k, 3][1] > 0.9 for k 
 # would be, yet over 9 in 10 answers name a colour or shape that is there. (Even alone, about one
 # shape in four is misnamed: reading a shape is itself imperfect.) The model knows *which*
 # colours and shapes the image holds, not *which goes with which*: it reads the scene as a bag of
-# attributes rather than as bound objects. Large vision-language models fail the same way on
-# attribute binding (Yuksekgonul et al. 2023); test it with multi-object scenes, not single ones.
+# attributes rather than as bound objects. Contrastive and image-text matching models fail the
+# same way: the ARO benchmark (Yuksekgonul et al. 2023) shows CLIP-style models scoring a caption
+# and its attribute-swapped version alike. For generative VLMs, question sets that need
+# compositional reasoning over several objects, such as GQA (Hudson and Manning 2019), probe the
+# same failure; test it with multi-object scenes, not single ones.
 #
 # ## 8 · Token budgets of real models
 #
@@ -414,6 +429,19 @@ real = budgets.cache_nbytes(cache)
 formula = budgets.config_kv_bytes(shipped.config.text_config, n_tokens, bytes_per_element=4)
 print(f"{type(cache).__name__}: {n_tokens} tokens, {len(cache.layers)} layers, keys {tuple(cache.layers[0].keys.shape)}")
 print(f"measured {real:,} bytes == formula {formula:,} bytes: {real == formula}")
+
+# %% [markdown]
+# The cache is the memory cost; the **prefill** is the compute cost: every prompt token goes once
+# through every weight, about 2 x parameters FLOPs per token (plus attention, which grows with
+# tokens squared). At a sustained 100 TFLOP/s (an A100 at about a third of its 312 TFLOP/s
+# dense bf16 peak), a 7B LM:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for label, n in (("one 336 px crop", 576), ("AnyRes 672x672", anyres_672)):
+    flops = budgets.prefill_flops(n, params=7e9, layers=32, hidden_size=4096)
+    print(f"prefill of {label} ({n:,} visual tokens): {flops / 1e12:.1f} TFLOPs (2 x 7e9 x {n:,} = "
+          f"{2 * 7e9 * n / 1e12:.1f} without attention), {flops / 100e12:.2f} s at 100 TFLOP/s")
 
 # %% [markdown]
 # ## 10 · Budget explorer
@@ -555,7 +583,10 @@ check("05.yes_rate", answer)
 # LLaVA-1.5 resizes it to one 336 crop: 576 tokens. LLaVA-NeXT AnyRes picks a 2 x 2 grid: 576 base
 # + 2304 tile + 48 newline tokens = 2928, about five times more. At 2 x 32 x 32 x 128 x 2 bytes =
 # 512 KiB per token in a 7B fp16 LM without GQA, that is about 1.43 GiB of KV cache per image
-# (a quarter of it with 8 KV heads), on top of the prefill compute.
+# (a quarter of it with 8 KV heads), on top of the prefill compute: about 2 x parameters x tokens
+# FLOPs, 2 x 7e9 x 2928 = 41 TFLOPs (43.9 with attention, section 9) against 8.1 (8.2) for 576
+# tokens, about 0.44 s instead of 0.08 s of time to first token at a sustained 100 TFLOP/s
+# (an A100 at a third of its bf16 peak).
 # </details>
 #
 # **Q4. How would you tell whether a VLM answers from the image or from language priors?**
@@ -581,7 +612,80 @@ check("05.yes_rate", answer)
 # picture, often the wrong one. Test with multi-object images and questions whose answer is an
 # attribute of one named object; split accuracy by object count and compare with "a random object's
 # attribute" (1/n) and with "some attribute in the scene". Bag-of-words behaviour shows as the
-# second near 1 and the first near 1/n (the ARO benchmark measures this at scale).
+# second near 1 and the first near 1/n (the ARO benchmark measures it for contrastive and
+# image-text matching models; for generative VLMs, compositional question sets such as GQA probe it).
+# </details>
+#
+# **Q7. Your VLM hallucinates absent objects. List mitigations and how you would know each
+# helped.**
+# <details><summary>Model answer</summary>
+# Data: add negative questions ('is there a dog?' -> 'no') and remove captions that mention
+# objects not visible; higher resolution or more visual tokens so small objects can be
+# confirmed; training tricks such as preference tuning on hallucinated vs grounded answers;
+# decoding-time checks (contrastive decoding against a blind or perturbed-image model, or
+# verifying named objects with a detector). Measure each with POPE-style balanced probes (yes-
+# rate on absent objects) and a captioning metric (CHAIR) beside task accuracy, so that a
+# model that just says 'no' more cannot win.
+# </details>
+#
+# **Q8. Budget the latency of a 7B LLaVA-1.5 answering one 336 px image question with a
+# 20-token answer: vision encoder, prefill, decode.**
+# <details><summary>Model answer</summary>
+# Encoder: a ViT-L/14 at 336 px is about 24 x 15.9 = 381 GFLOPs (notebook 01's table), a few
+# ms at 100 TFLOP/s. Prefill: about 2 x 7e9 x (576 + ~40) tokens = 8.6 TFLOPs, about 0.09 s at
+# a sustained 100 TFLOP/s. Decode: each new token reads all 14 GB of fp16 weights (plus the KV
+# cache), so on a 2 TB/s GPU about 7 ms per token, 20 tokens = 0.14 s. Total about a quarter
+# of a second, prefill and decode similar; with AnyRes (2,928 visual tokens) prefill grows
+# five-fold and dominates, so cut visual tokens first; for long answers decode dominates, so
+# quantise weights or decode speculatively.
+# </details>
+#
+# **Q9. How do you mix data in visual instruction tuning, and how do you detect and prevent
+# forgetting?**
+# <details><summary>Model answer</summary>
+# Mix task families (conversation, VQA with short answers, OCR, grounding) with response-
+# format prompts ('answer with one word') so short-answer data does not teach the model to be
+# terse everywhere, and keep a share of text-only instruction data (LLaVA-1.5 mixes ShareGPT)
+# so the LM keeps its language and instruction-following ability. Detect forgetting with a
+# fixed text-only suite (the base LM's benchmarks) and per-family evals before and after;
+# prevent it with replay of text data, lower learning rates or LoRA on the LM, and by tuning
+# mixture weights on those evals.
+# </details>
+#
+# **Q10. In a LLaVA-style recipe, which parts are frozen, which are trained, and where does
+# LoRA fit?**
+# <details><summary>Model answer</summary>
+# The vision tower is usually frozen throughout; the projector trains in both stages; the LM
+# is frozen in stage 1 and fully fine-tuned in stage 2 (LLaVA, LLaVA-1.5). LoRA replaces full
+# LM tuning in stage 2 by low-rank updates W + BA on the attention and MLP matrices: a small
+# fraction of trainable parameters and optimiser memory, close to full fine-tuning quality in
+# the LLaVA-1.5 report, and the base LM can be shared across adapters. Unfreezing the tower
+# (later models do, with a low learning rate) helps OCR and fine detail at the risk of
+# damaging its features.
+# </details>
+#
+# **Q11. When would you add a dedicated OCR stage in front of a VLM?**
+# <details><summary>Model answer</summary>
+# When documents are dense or high-resolution (small fonts, many pages) so the VLM's visual
+# tokens cannot resolve them within budget, when exact strings matter (invoice numbers, codes)
+# and a specialised OCR engine is more accurate and cheaper, or when you need text positions
+# for grounding and audit. Feed the OCR text (with layout) to the LM beside a low-resolution
+# image. The cost: another system to maintain, OCR errors that the LM trusts, and lost visual
+# context (charts, handwriting) unless the image stays in the prompt. Decide by measuring both
+# pipelines on your documents.
+# </details>
+#
+# **Q12. Draw the benchmark map: what do VQAv2/GQA, TextVQA, DocVQA, ChartQA, MMMU, MMBench
+# and POPE each measure?**
+# <details><summary>Model answer</summary>
+# VQAv2: open-ended questions on natural images, balanced with complementary image pairs so
+# priors score less; GQA: compositional questions generated from scene graphs (relations,
+# attributes), with consistency metrics. TextVQA: reading scene text in natural images.
+# DocVQA: reading and locating answers in document scans (ANLS metric). ChartQA: reasoning
+# over charts (values, comparisons, arithmetic). MMMU: college-level multi-discipline
+# questions needing expert knowledge plus images. MMBench: multiple-choice perception and
+# reasoning skills with circular evaluation (the answer must survive shuffled options). POPE:
+# object hallucination via yes/no probes.
 # </details>
 #
 # ## 13 · Common pitfalls
@@ -592,7 +696,10 @@ check("05.yes_rate", answer)
 # - **The placeholder must be a special token.** A word-level or BPE tokenizer that splits
 #   `<image>` cannot find its copies; add it as a special token and set `image_token_id`.
 # - **Processor defaults.** `CLIPImageProcessorPil` and `LlavaNextImageProcessorPil` default to
-#   224 px crops and ImageNet-style statistics: set size, crop size, mean and std to the tower's.
+#   224 px crops and OpenAI CLIP's statistics (`OPENAI_CLIP_MEAN` = (0.4815, 0.4578, 0.4082),
+#   `OPENAI_CLIP_STD` = (0.2686, 0.2613, 0.2758) in `transformers.utils.constants`), not
+#   ImageNet's (0.485, 0.456, 0.406) and not the course's 0.5: set size, crop size, mean and std
+#   to the tower's (the next cell prints the defaults).
 # - **Frozen vs trained parts.** Stage 1 trains the projector only; forgetting to freeze the LM
 #   there erodes its language, and forgetting to unfreeze it in stage 2 caps accuracy. Check with a
 #   parameter count, as in section 2.
@@ -606,7 +713,20 @@ check("05.yes_rate", answer)
 #   the question asked first.
 # - **Left padding for generation.** Batched `generate()` needs left padding (and an attention
 #   mask) so that every prompt ends where the new tokens begin.
-#
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import CLIPImageProcessorPil, LlavaNextImageProcessorPil
+from transformers.utils.constants import IMAGENET_DEFAULT_MEAN, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+for cls in (CLIPImageProcessorPil, LlavaNextImageProcessorPil):
+    d = cls()
+    print(f"{cls.__name__} defaults: crop {d.crop_size.height} px, mean {tuple(round(v, 4) for v in d.image_mean)}, "
+          f"std {tuple(round(v, 4) for v in d.image_std)}; OpenAI CLIP's: "
+          f"{tuple(d.image_mean) == tuple(OPENAI_CLIP_MEAN) and tuple(d.image_std) == tuple(OPENAI_CLIP_STD)}, "
+          f"ImageNet's: {tuple(d.image_mean) == tuple(IMAGENET_DEFAULT_MEAN)}")
+
+# %% [markdown]
 # ## 14 · Summary
 #
 # - LLaVA = frozen vision tower (layer -2, class token dropped) + projector + causal LM; the
@@ -624,8 +744,10 @@ check("05.yes_rate", answer)
 # ## References
 #
 # - Liu, Li, Wu, Lee (2023). *Visual Instruction Tuning* (LLaVA). arXiv:2304.08485.
-# - Liu, Li, Li, Lee (2024). *Improved Baselines with Visual Instruction Tuning* (LLaVA-1.5).
-#   arXiv:2310.03744.
+# - Liu, Li, Li, Lee (2023). *Improved Baselines with Visual Instruction Tuning* (LLaVA-1.5).
+#   arXiv:2310.03744 (arXiv 2023, CVPR 2024).
+# - Hudson, Manning (2019). *GQA: A New Dataset for Real-World Visual Reasoning and
+#   Compositional Question Answering*. arXiv:1902.09506.
 # - Liu, Li, Li, Li, Zhang, Shen, Lee (2024). *LLaVA-NeXT: Improved reasoning, OCR, and world
 #   knowledge* (AnyRes). Blog post, January 2024.
 # - Ainslie et al. (2023). *GQA: Training Generalized Multi-Query Transformer Models from

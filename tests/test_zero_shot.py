@@ -220,7 +220,7 @@ def test_preference_accuracy():
 
 
 def test_count_prompts():
-    assert zs.count_prompts() == ["there are one objects", "there are two objects", "there are three objects"]
+    assert zs.count_prompts() == ["there is one object", "there are two objects", "there are three objects"]
     assert zs.count_prompts("{count}") == ["one", "two", "three"]
     with pytest.raises(ValueError, match="count"):
         zs.count_prompts("how many")
