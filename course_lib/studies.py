@@ -78,14 +78,19 @@ def small_batch_study(
     n_test: int = 600,
     progress: bool = True,
     threads: int = 1,
-    **options: Any,
+    partial_share: float = SIGLIP_STUDY.partial_share,
+    repaint_share: float = SIGLIP_STUDY.repaint_share,
+    weight_decay: float = SIGLIP_STUDY.weight_decay,
+    decay_logit: bool = SIGLIP_STUDY.decay_logit,
+    bias_init: str = SIGLIP_STUDY.bias_init,
 ) -> list[dict[str, Any]]:
     """Train tiny CLIP and tiny SigLIP with the same steps, learning rate and batches at each batch
-    size (threads: see train_tiny; options: the data and optimiser fields of recipes.BatchStudy, default
-    SIGLIP_STUDY's); one row per run with zero-shot accuracy (seen and held-out compositions), final loss,
-    the learned t (and b) and seconds."""
+    size (threads: see train_tiny; partial_share ... bias_init: the data and optimiser fields of
+    recipes.BatchStudy, default SIGLIP_STUDY's); one row per run with zero-shot accuracy (seen and
+    held-out compositions), final loss, the learned t (and b) and seconds."""
     steps, n_test = require_int("steps", steps, low=1), require_int("n_test", n_test, low=10)
-    study = replace(SIGLIP_STUDY, **options)
+    study = replace(SIGLIP_STUDY, partial_share=partial_share, repaint_share=repaint_share, weight_decay=weight_decay,
+                    decay_logit=decay_logit, bias_init=bias_init)
     test = generate_scenes(n_test, seed=SEEDS.batch_study, split="all", max_objects=1)
     rows = []
     for batch_size in batch_sizes:

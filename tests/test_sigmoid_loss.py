@@ -226,3 +226,45 @@ def test_small_batch_study_rows_table_and_plot():
     assert all(0.0 <= r["seen"] <= 1.0 for r in rows)
     assert "held-out acc" in study_table(rows)
     assert len(plot_study(rows).axes) == 2
+
+
+def test_no_decay_parameters_are_not_shrunk_by_weight_decay():
+    from course_lib.training import train
+
+    model = torch.nn.Module()
+    model.w = torch.nn.Parameter(torch.ones(3))
+    model.t = torch.nn.Parameter(torch.ones(1))
+    model.used = torch.nn.Parameter(torch.zeros(1))
+
+    def run(no_decay):
+        with torch.no_grad():
+            model.w.fill_(1.0)
+            model.t.fill_(1.0)
+        # the loss ignores w and t: only weight decay can move them
+        train(model, lambda s: None, lambda m, b: (m.used - 1.0).pow(2).sum() + 0.0 * (m.w.sum() + m.t.sum()), steps=5,
+              lr=0.1, weight_decay=0.5, no_decay=no_decay, progress=False)
+        return model.w.detach().clone(), model.t.item()
+
+    w, t = run([model.t])
+    assert t == pytest.approx(1.0) and (w < 1.0).all()
+    _, t = run([])
+    assert t < 1.0
+
+
+def test_study_over_seeds_reports_spread_and_the_clean_recipe():
+    from dataclasses import replace
+
+    from course_lib.recipes import SIGLIP_STUDY
+    from course_lib.sigmoid_loss import prior_bias
+    from course_lib.studies import seeds_table, study_over_seeds, train_tiny
+
+    assert SIGLIP_STUDY.partial_share == 0 and not SIGLIP_STUDY.decay_logit and SIGLIP_STUDY.bias_init == "prior"
+    model, _, _ = train_tiny("siglip", batch_size=8, steps=1, progress=False)
+    assert abs(model.logit_bias.item() - prior_bias(8)) < 0.05  # started at the batch prior, one small step away
+    out = study_over_seeds([0, 1], batch_sizes=(4,), steps=1, n_test=12, progress=False)
+    assert out["seeds"] == [0, 1] and len(out["runs"]) == 4
+    entry = out["summary"][0]
+    assert entry["seeds"] == 2 and entry["seen"]["min"] <= entry["seen"]["mean"] <= entry["seen"]["max"]
+    assert "+-" in seeds_table(out["summary"])
+    with pytest.raises(ValueError, match="bias_init"):
+        train_tiny("siglip", 4, 1, progress=False, study=replace(SIGLIP_STUDY, bias_init="zero"))
