@@ -145,6 +145,18 @@ for qa in sw.make_vqa(scenes.subset(slice(0, 1)), seed=0):
     print(f"{qa.kind:9s} {qa.question:55s} -> {qa.answer}")
 
 # %% [markdown]
+# **The rule behind relation answers** (and the relation in multi-object captions): objects sit
+# in a 3 x 3 grid of cells; if the two objects are in different **columns** the answer is "left"
+# or "right", and only if they share a column is it "above" or "below". Columns first, then rows:
+# a cross in the centre relative to a circle in the bottom left is "right", not "above", even
+# though it is also higher. `sw.relation(cell_a, cell_b)`:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for a, b in [("center", "bottom left"), ("center", "bottom"), ("top", "bottom"), ("top left", "bottom right")]:
+    print(f"an object {a:8s} relative to one {b:12s} -> {sw.relation(sw.POSITIONS.index(a), sw.POSITIONS.index(b))}")
+
+# %% [markdown]
 # ### Clips
 #
 # Video notebooks need events in time. A clip is one object moving in a straight line; it
@@ -290,19 +302,33 @@ check("00.red_scenes", answer)
 #
 # ## 7 · Map of the course
 #
-# Run times are measured on 2 CPU cores by `make bench` (see `BENCHMARKS.md`).
-#
-# | notebook | what you build | interview topics |
-# |---|---|---|
-# | 00 Start here | environment check, Shapes World tour | - |
-# | 01 ViT patches | patchify real photos, patch embedding = Conv2d, reproduce `CLIPVisionEmbeddings` | token counts, position embeddings, quadratic attention cost |
-# | 02 CLIP | the 4x4 softmax walkthrough, InfoNCE = `CLIPModel` loss, a tiny CLIP trained live | contrastive loss, temperature, negatives, retrieval metrics |
-# | 03 SigLIP | sigmoid loss, chunked and truly distributed over processes | all-gather vs ring, initialisation, small-batch training |
-# | 04 Zero-shot | prompts, ensembling, abstention, failure modes | calibration, prompt engineering, linear probes |
-# | 05 LLaVA | projector, `<image>` expansion, a tiny LLaVA trained in two stages | visual token budgets, KV cache, hallucination |
-# | 06 Q-Former | learned queries, Perceiver resampler, gated cross-attention | fixed-size visual tokens, fusion designs |
-# | 07 Video | sampling, pooling, temporal grounding | token budgets for video, factorised attention |
-# | 08 Interview review | flash cards, quiz, drills | everything above |
+# Run times are measured on 2 CPU cores by `make bench` (`BENCHMARKS.md`); the cell below reads
+# them, rounded up to the minute. Study times are our estimate for a first careful pass,
+# reading, running and doing the exercises.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import math
+import re
+
+from course_lib import REPO_DIR
+
+bench_rows = re.findall(r"^\| (\d\d)_\w+\.ipynb \| ([\d.]+) \|", (REPO_DIR / "BENCHMARKS.md").read_text(), re.M)
+run_minutes = {nb: math.ceil(float(sec) / 60) for nb, sec in bench_rows}
+print("minutes to run (make bench, 2 cores):", ", ".join(f"{nb}: {m}" for nb, m in run_minutes.items()))
+
+# %% [markdown]
+# | notebook | what you build | interview topics | run | study |
+# |---|---|---|---:|---:|
+# | 00 Start here | environment check, Shapes World tour | - | 1 min | 30 min |
+# | 01 ViT patches | patchify real photos, patch embedding = Conv2d, reproduce `CLIPVisionEmbeddings` | token counts, position embeddings, quadratic attention cost | 1 min | 60 min |
+# | 02 CLIP | the 4x4 softmax walkthrough, InfoNCE = `CLIPModel` loss, a tiny CLIP trained live | contrastive loss, temperature, negatives, retrieval metrics | 2 min | 90 min |
+# | 03 SigLIP | sigmoid loss, chunked and truly distributed over processes | all-gather vs ring, initialisation, small-batch training | 2 min | 90 min |
+# | 04 Zero-shot | prompts, ensembling, abstention, failure modes | calibration, prompt engineering, linear probes | 1 min | 75 min |
+# | 05 LLaVA | projector, `<image>` expansion, a tiny LLaVA trained in two stages | visual token budgets, KV cache, hallucination | 2 min | 90 min |
+# | 06 Q-Former | learned queries, Perceiver resampler, gated cross-attention | fixed-size visual tokens, fusion designs | not yet measured | 90 min |
+# | 07 Video | sampling, pooling, temporal grounding | token budgets for video, factorised attention | not yet measured | 90 min |
+# | 08 Interview review | flash cards, quiz, drills | everything above | not yet in `make bench` | 60 min or more |
 #
 # ## Summary
 #

@@ -311,8 +311,23 @@ sincos = pt.sincos_position_embeddings(grid6, grid6, 96)
 sim = pt.position_similarity(sincos, grid6, grid6)
 print(f"sin-cos table for a {grid6}x{grid6} grid: {sincos.shape}, 0 trained parameters")
 print(f"cosine similarity, patch (2, 2) vs (2, 3): {sim[2, 2, 2, 3]:.3f}; vs (2, 5): {sim[2, 2, 2, 5]:.3f}; vs (5, 5): {sim[2, 2, 5, 5]:.3f}")
+print(f"farthest pair, (0, 0) vs (5, 5): {sim[0, 0, 5, 5]:.3f} (the lowest in the table: {sim.min():.3f})")
+omega = 10000.0 ** (-np.arange(96 // 4) / (96 // 4))  # the frequencies of each axis (pt.sincos_position_embeddings)
+slow = 5 * omega < 0.5  # a shift of 5 patches turns these by less than half a radian
+print(f"per axis {len(omega)} frequencies; {slow.sum()} turn by < 0.5 rad over 5 patches (mean cos "
+      f"{np.cos(5 * omega[slow]).mean():.3f}), the {(~slow).sum()} fastest average cos {np.cos(5 * omega[~slow]).mean():.3f}; "
+      f"all together: {np.cos(5 * omega).mean():.3f}")
 
 # %% [markdown]
+# Why is even the farthest pair, corner (0, 0) against corner (5, 5), at 0.734? The cosine of
+# two sin-cos embeddings is the average, over frequencies and the two axes, of
+# cos(w_k · distance). The frequencies are geometric, from 1 down to 10000^(-23/24), so most are
+# far too low to turn much over a 6-patch grid: 17 of the 24 per axis turn by less than half a
+# radian over 5 patches and contribute cosines near 1 (0.994 on average), and only the 7 fastest
+# really vary (average 0.103). Together that is 0.734. The slow components exist for grids of
+# hundreds or thousands of positions; on a small grid they are a large constant shared by every
+# position, which is also why the "other" column below sits at 0.860.
+#
 # With sin-cos embeddings, near patches are more similar than distant ones by construction. The
 # plot shows, for each of the 6 x 6 positions, a small map of its cosine similarity with every
 # position: each map is brightest at its own position and fades with distance along rows and
@@ -352,20 +367,26 @@ relations = {}
 for label, emb in [("2-D sin-cos (fixed)", sincos), ("learned, before training", untrained), ("learned, trained tiny CLIP", trained)]:
     relations[label] = pt.similarity_by_relation(emb, grid6, grid6)
     print(f"{label:<34}" + "".join(f"{v:>12.3f}" for v in relations[label].values()))
-rel = relations["learned, trained tiny CLIP"]
-for name in ["neighbours", "same row", "same column"]:
-    gap = rel[name] - rel["other"]
-    verdict = "more similar than" if gap > 0.02 else "NOT clearly more similar than"
-    print(f"trained tiny CLIP: {name} are {verdict} unrelated positions ({gap:+.3f})")
+for label, short in [("2-D sin-cos (fixed)", "sin-cos"), ("learned, trained tiny CLIP", "trained tiny CLIP")]:
+    rel = relations[label]
+    for name in ["neighbours", "same row", "same column"]:
+        gap = rel[name] - rel["other"]
+        verdict = "more similar than" if gap > 0.02 else "NOT clearly more similar than"
+        print(f"{short}: {name} are {verdict} unrelated positions ({gap:+.3f})")
 
 # %% [markdown]
-# Read the table honestly. The sin-cos table has strong locality by construction. Before
-# training, the learned table is noise: every relation averages about 0. The trained tiny CLIP
-# is the interesting case, and the printed verdicts say what it learned: whatever row or column
-# structure it has came from the data alone, and it is much weaker than the sin-cos pattern. The
-# tiny model saw a few minutes of 48 px scenes whose captions only need coarse positions (left,
-# right, top, bottom), with 36 positions to place. Large ViTs trained on hundreds of millions of
-# images learn clear row/column patterns (the ViT paper plots them), which is one reason fixed
+# Read the table against the "other" column (pairs in different rows and columns). Before
+# training, the learned table is noise: every relation averages about 0. The sin-cos table is
+# local by construction: neighbours +0.121 and same row or column +0.070 above unrelated pairs
+# (on a high baseline of 0.860, the slow frequencies above). The trained tiny CLIP learned a
+# different structure from the data alone: **rows** clearly (same row +0.137, a larger gap than
+# sin-cos's +0.070), columns less (+0.054), and **no locality** at all: adjacent patches are no
+# more similar than unrelated ones (-0.037), where sin-cos makes them the most similar. So the
+# trained table is not a weaker sin-cos: it groups positions by row, the structure that helps a
+# caption tell "top" from "bottom", without caring which positions are adjacent. The tiny model
+# saw a few minutes of 48 px scenes whose captions only need coarse positions (left, right, top,
+# bottom), with 36 positions to place. Large ViTs trained on hundreds of millions of images
+# learn clear local row/column patterns (the ViT paper plots them), which is one reason fixed
 # 2-D sin-cos embeddings are a sensible default for small models and small data.
 
 # %% [markdown]
@@ -536,8 +557,8 @@ check("01.conv_to_linear", answer)
 #
 # (336 / 14)^2 = 576 patch tokens, 577 with the class token (computed in section 3). At 672 px
 # the side doubles, so the tokens quadruple (2,305 with the class token in the section 7 table)
-# and the attention matrix per head and layer grows about 16x (the 448 vs 224 px rows of that
-# section: 4.00x tokens, 16.00x entries). That is why LLaVA-style models either keep 336 px or tile the image into 336 px
+# and the attention matrix per head and layer grows about 16x (the ViT-L/14 rows of that
+# table, 672 vs 336 px: 2,305 / 577 = 3.99x tokens, 80.44 / 5.04 = 15.96x entries). That is why LLaVA-style models either keep 336 px or tile the image into 336 px
 # crops and often pool or merge tokens afterwards.
 # </details>
 #
@@ -627,5 +648,7 @@ check("01.conv_to_linear", answer)
 #   sin-cos position embeddings for ViTs).
 # - Zhai et al. 2023, *Sigmoid Loss for Language Image Pre-Training*, arXiv:2303.15343 (SigLIP,
 #   patch-14 towers at 384 px).
+# - Chen, Xie, He 2021, *An Empirical Study of Training Self-Supervised Vision Transformers*,
+#   arXiv:2104.02057 (MoCo v3: fixed 2-D sin-cos position embeddings for ViTs).
 # - Liu et al. 2023, *Improved Baselines with Visual Instruction Tuning*, arXiv:2310.03744
-#   (LLaVA-1.5: CLIP ViT-L/14 at 336 px, 576 visual tokens).
+#   (arXiv 2023, CVPR 2024; LLaVA-1.5: CLIP ViT-L/14 at 336 px, 576 visual tokens).

@@ -337,11 +337,12 @@ def answer_or_abstain(conf, correct, threshold):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-TARGET_RISK = 0.05
+TARGET_RISK = 0.0025  # below the error of answering everything, so abstention has work to do
 val_cos, test_cos = val_emb @ protos_zs.T, test_emb @ protos_zs.T
 test_right = zs.zero_shot_predict(test_emb, protos_zs).numpy() == test.labels
 held_test = sw.is_held_out(test.colors[:, 0], test.shapes[:, 0])
-print(f"answer everything: validation risk {1 - val_right.mean():.3f}, test risk {1 - test_right.mean():.3f}")
+print(f"answer everything: validation risk {1 - val_right.mean():.4f}, test risk {1 - test_right.mean():.4f}; "
+      f"target risk {TARGET_RISK}")
 conf = {}
 for kind in zs.CONFIDENCES:
     c_val, c_test = zs.confidence(val_cos, kind), zs.confidence(test_cos, kind)
@@ -352,26 +353,32 @@ for kind in zs.CONFIDENCES:
     for ours, lib in ((answer_or_abstain(c_val, val_right, t), v), (answer_or_abstain(c_test, test_right, t), te)):
         assert ours["coverage"] == lib["coverage"] and ours["risk"] == lib["risk"]
     answered = c_test.numpy() >= t
-    print(f"{kind:9s}: threshold {t:.3f} | validation coverage {v['coverage']:.3f} risk {v['risk']:.3f} | "
-          f"test coverage {te['coverage']:.3f} risk {te['risk']:.3f} | answered seen {answered[~held_test].mean():.3f}, held-out {answered[held_test].mean():.3f}")
-    print(f"{'':9s}  test AURC {zs.aurc(c_test, test_right):.3f}")
-    assert te["risk"] < 2 * TARGET_RISK and answered[held_test].mean() <= answered[~held_test].mean()
+    print(f"{kind:9s}: threshold {t:.4f} | validation coverage {v['coverage']:.4f} risk {v['risk']:.4f} | "
+          f"test coverage {te['coverage']:.4f} risk {te['risk']:.4f} | answered seen {answered[~held_test].mean():.3f}, held-out {answered[held_test].mean():.3f}")
+    print(f"{'':9s}  test AURC {zs.aurc(c_test, test_right):.5f} (answer everything: {1 - test_right.mean():.5f})")
+    assert te["coverage"] < 1 and answered[held_test].mean() <= answered[~held_test].mean()
 
 # %%
 ax = zs.plot_risk_coverage(conf, title="zero-shot abstention on the test split")
 ax.axhline(TARGET_RISK, color="grey", ls="--", lw=1, label="target risk")
+ax.set_ylim(0, 4 * max(TARGET_RISK, 1 - test_right.mean()))  # the curves' start is noisy: keep the target in view
 ax.legend(fontsize=8);
 
 # %% [markdown]
-# Both confidence scores reach the target risk on the validation split, and the same thresholds
-# keep the test risk close to it: calibration on one split carried over to another. Look at
-# *who* is refused: held-out compositions at least as often as seen ones, since that is where
-# zero-shot accuracy is weakest (section 3). This model is right so often that this target
-# refuses few images; set TARGET_RISK lower to see the trade-off bite. The risk-coverage curve
-# shows the whole trade-off; the dashed line is the target. Which score ranks mistakes better is
-# an empirical question (compare the two areas): the top cosine ignores how close the runner-up
-# is, the margin ignores how well the image matches at all. The left end of each curve rests on
-# a handful of images, so it is noisy.
+# This model is right so often (validation error 0.0050 when it answers everything) that a
+# target like 0.05 would never refuse anything; the target 0.0025 sits below that error, so the
+# thresholds must refuse some images. Both scores reach it on validation (risk 0.0020, by
+# answering 0.9760 of the images with the top cosine and 0.9920 with the margin). On the test
+# split the same thresholds answer 0.9770 and 0.9860 of the images and cut the error from 0.0110
+# to 0.0061, but 0.0061 is above the target: validation holds only five errors, so a threshold
+# fitted to them is itself noisy, and the guarantee does not carry over exactly. Look at *who*
+# is refused: held-out compositions far more often than seen ones (the top cosine answers
+# 0.879 of held-out images and 0.998 of seen ones), since that is where zero-shot accuracy is
+# weakest (section 3). The risk-coverage curve shows the whole trade-off; the dashed line is the
+# target. The margin ranks mistakes better here (test AURC 0.00031 against 0.00058 for the top
+# cosine, both far below the 0.01100 of answering everything in random order): the top cosine
+# ignores how close the runner-up is. The left end of each curve rests on a handful of images, so
+# it is noisy.
 
 # %% [markdown]
 # ## 7 · Failure modes, measured
@@ -427,7 +434,7 @@ failure["position, zero-shot"] = zs.candidate_accuracy(emb_test[probe_test.n_obj
 one = probe_train.n_objects == 1
 cell_probe = zs.fit_linear_probe(emb_train[one], probe_train.cells[one, 0], 9)
 failure["position, linear probe"] = float((zs.probe_predict(cell_probe, emb_test[probe_test.n_objects == 1]).numpy() == single.cells[:, 0]).mean())
-count_text = zs.text_prototypes(model, tokenizer, zs.count_prompts("there are {count} objects"))
+count_text = zs.text_prototypes(model, tokenizer, zs.count_prompts())
 failure["count, zero-shot"] = float((zs.zero_shot_predict(emb_test, count_text).numpy() + 1 == probe_test.n_objects).mean())
 count_probe = zs.fit_linear_probe(emb_train, probe_train.n_objects - 1, 3)
 failure["count, linear probe"] = float((zs.probe_predict(count_probe, emb_test).numpy() + 1 == probe_test.n_objects).mean())
@@ -442,13 +449,58 @@ assert failure["position, zero-shot"] < 0.2 and failure["position, linear probe"
 assert failure["count, zero-shot"] < 0.45 and failure["count, linear probe"] > failure["count, zero-shot"] + 0.2
 
 # %% [markdown]
+# Did training ever ask the model to tell positions apart? Count, in the training batches of the
+# shipped checkpoint's recipe (`recipes.CLIP_CHECKPOINT`, batch 64), two kinds of negatives:
+# caption pairs that are identical except for the position phrase ("a red circle on the left"
+# against "a red circle on the right"), and, more broadly, negatives whose caption is wrong about
+# the image *only* in its position (any template: the caption would be a positive if the
+# object were elsewhere; `described_by` with every object moved to one cell):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from dataclasses import replace as replace_field
+
+from course_lib.models.dual_encoder import described_by, image_text_batch
+from course_lib.recipes import CLIP_CHECKPOINT
+from course_lib.training import step_seed
+
+
+def drop_where(caption):
+    """The caption without its position phrase, or None if it has none."""
+    for phrase in sw.POSITION_PHRASES:
+        if caption.endswith(" " + phrase):
+            return caption[: -len(phrase) - 1]
+    return None
+
+
+r = CLIP_CHECKPOINT
+twins, wrong_where = [], []
+for step in range(50):
+    b = image_text_batch(r.batch_size, step_seed(r.seed, step), multi_object_share=r.multi_object_share,
+                         unique_captions=r.unique_captions, partial_share=r.partial_share, repaint_share=r.repaint_share,
+                         split="train")
+    bare = [drop_where(c) for c in b.captions]
+    twins.append(sum(bare[i] is not None and bare[i] == bare[j] and not b.positives[i, j]
+                     for i in range(len(bare)) for j in range(len(bare)) if i != j))
+    one_cell = replace_field(b.scenes, cells=np.where(b.scenes.cells >= 0, 0, b.scenes.cells))  # position ignored
+    blind = described_by(one_cell, b.templates, b.captions, b.repainted)
+    wrong_where.append(int((blind & ~b.positives).sum()))
+print(f"{len(twins)} training batches of {r.batch_size} ({r.batch_size * (r.batch_size - 1)} negatives each), per batch:")
+print(f"  caption pairs identical but for the position: {np.mean(twins):.1f} (min {min(twins)}, max {max(twins)})")
+print(f"  negatives wrong only in their position:       {np.mean(wrong_where):.1f} (min {min(wrong_where)}, "
+      f"max {max(wrong_where)})")
+
+# %% [markdown]
 # What the numbers say:
 #
 # - **Relation swaps are at chance.** The words are the same and the model cannot tell the order
 #   apart; the position probe explains why: the pooled image vector holds essentially no position
 #   information (a trained probe does no better than chance), so no caption, however worded, can
-#   be matched on where things are. Contrastive training did not need position: a batch rarely
-#   holds two captions that differ only in where.
+#   be matched on where things are. It is not that training never asked for position: captions
+#   identical but for the position are rare in a training batch (2.4 pairs per batch of 64,
+#   printed above), but negatives whose caption is wrong only about the position are not
+#   (20.6 per batch). They are half a percent of the 4,032 negatives of a batch, most of which
+#   differ in colour, shape or size, and this checkpoint's pooled vector did not learn position.
 # - **Attribute binding is at chance too, while the control is mostly solved.** Swapping which
 #   object is green and which is orange keeps the same words; the pooled image vector says
 #   "green, orange, diamond, cross" but not which goes with which (this checkpoint saw single
