@@ -328,7 +328,7 @@ assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and abs(margi
 # that never looks and always says "yes" scores 1.0 there and still gets half the existence
 # questions right. Ours: the tiny LLaVA says "yes" to 0.416 of absent objects, the blind model
 # to 0.662, and the LLaVA shown a black image to 0.000. Looking at the image lowers the false
-# "yes" rate by a quarter, but four in ten absent objects are still "seen"; the black image shows
+# "yes" rate from 0.662 to 0.416, but four in ten absent objects are still "seen"; the black image shows
 # the other side of the prior: with nothing in the picture the model says "no". The absent objects
 # here are drawn at random from the shapes and colours not in the scene; POPE also samples
 # *popular* (frequent in the data) and *adversarial* (frequently co-occurring with what is
@@ -584,8 +584,8 @@ check("05.yes_rate", answer)
 # + 2304 tile + 48 newline tokens = 2928, about five times more. At 2 x 32 x 32 x 128 x 2 bytes =
 # 512 KiB per token in a 7B fp16 LM without GQA, that is about 1.43 GiB of KV cache per image
 # (a quarter of it with 8 KV heads), on top of the prefill compute: about 2 x parameters x tokens
-# FLOPs, 2 x 7e9 x 2928 = 41 TFLOPs (43.9 with attention, section 9) against 8.1 (8.2) for 576
-# tokens, about 0.44 s instead of 0.08 s of time to first token at a sustained 100 TFLOP/s
+# FLOPs, 2 x 7e9 x 2928 = 41.0 TFLOPs (45.5 with attention, section 9) against 8.1 (8.2) for 576
+# tokens, about 0.45 s instead of 0.08 s of time to first token at a sustained 100 TFLOP/s
 # (an A100 at a third of its bf16 peak).
 # </details>
 #
