@@ -347,8 +347,8 @@ print("beats the blind baseline on colour, shape, position and count:", beats)
 # %% [markdown]
 # **Read the bridge rows against the blind row.** In this build (one row so far, see "rows not in
 # this build") the Q-Former with K = 8 does **not** beat the blind baseline: with the LM frozen and
-# 250 steps its answer loss stalls near the answer prior (see the live run's curve), and the model
-# answers each question type with one guess (yes-rate 1.0 on absent objects). A frozen text-only
+# 250 steps its answer loss stops falling early (see the live run's curve), and it says "yes" to
+# every question about an absent object (yes-rate 1.0). A frozen text-only
 # LM does not learn to read 8 soft tokens this quickly. BLIP-2 trains its Q-Former first in a
 # representation-learning stage (ITC, ITM, ITG: interview Q2) before connecting the frozen LLM,
 # and reports much lower zero-shot VQA without that stage; notebook 05's LLaVA trained the LM too.
