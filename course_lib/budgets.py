@@ -201,3 +201,16 @@ def render_budget(height: int = 672, width: int = 672, tiling: str = "anyres", l
         f"KV cache for the visual tokens = {format_bytes(kv)} ({format_bytes(lm_kv_bytes(1, shape, dtype))} per token)",
     ]
     return "\n".join(lines)
+
+
+# ---- prefill compute ---------------------------------------------------------------------------
+
+def prefill_flops(tokens: int, *, params: float, layers: int, hidden_size: int) -> float:
+    """FLOPs to prefill `tokens` tokens through a decoder LM (multiply + add = 2 FLOPs):
+    2 x params x tokens for the weight matrices, plus 4 x layers x tokens^2 x hidden_size for the
+    attention scores Q K^T and the weighted sum of V, computed in full as eager attention does
+    (a causal kernel that skips the masked half does about half of that term)."""
+    tokens = require_int("tokens", tokens, low=0)
+    params = require_positive("params", params)
+    layers, hidden_size = require_int("layers", layers, low=1), require_int("hidden_size", hidden_size, low=1)
+    return 2 * params * tokens + 4 * layers * tokens * tokens * hidden_size
