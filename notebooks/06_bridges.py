@@ -32,8 +32,9 @@
 #    unchecked placeholder count) and guard against them;
 # 3. explain why a tanh gate at 0 makes a new cross-attention layer harmless at initialisation, and
 #    show it on a tiny `IdeficsForVisionText2Text` carrying the course's LM;
-# 4. train the bridges on notebook 05's task with the LM frozen and compare what a designer needs:
-#    visual tokens, trainable parameters, prefill FLOPs, time, KV cache, accuracy per question type;
+# 4. train a bridge on notebook 05's task with the LM frozen, and compare what a designer needs:
+#    visual tokens, trainable parameters, prefill FLOPs, time, KV cache, accuracy per question type
+#    (the shipped accuracy comparison is partial: one row so far);
 # 5. place LLaVA, BLIP-2, Flamingo and CLIP on the early / middle / late fusion axis.
 #
 # **Why it matters.** Every vision-language model chooses a bridge, and the choice sets its cost
@@ -289,6 +290,8 @@ except ValueError as err:
 # - **Perceiver Resampler (8 tokens)**: `IdeficsPerceiverResampler`, 2 blocks, + a linear map;
 # - **gated cross-attention (0 tokens)**: the tiny IDEFICS of section 4; only its gated layers train.
 #
+# **The shipped build so far holds one of these rows**, the Q-Former with K = 8 (section 7).
+#
 # The placeholders in the prompt are filled from the bridge (with the course's count guard); the
 # Flamingo row has none. Evaluation asks notebook 05's 1,000 held-out questions, one per prompt.
 # The blind baseline is notebook 05's: the same LM trained on the same conversations without the
@@ -319,8 +322,8 @@ report("qformer8_live", seconds=round(run.seconds, 1), overall=round(live_metric
 shipped = load_metrics("bridges")
 llava_metrics = load_metrics("tiny_llava")
 blind = llava_metrics["blind"]
-print(f"live K=8 on 300 held-out questions beats the blind baseline overall ({blind['overall']:.3f}): "
-      f"{live_metrics['overall'] > blind['overall']}")
+print(f"live K=8 on 300 held-out questions beats the blind baseline overall ({blind['overall']:.3f}) by more than 0.05: "
+      f"{live_metrics['overall'] > blind['overall'] + 0.05}")
 print(f"live K=8 within 0.1 of the shipped K=8 row ({shipped['rows']['qformer_8']['metrics']['overall']:.3f}): "
       f"{abs(live_metrics['overall'] - shipped['rows']['qformer_8']['metrics']['overall']) < 0.1}")
 
@@ -329,9 +332,10 @@ print(f"live K=8 within 0.1 of the shipped K=8 row ({shipped['rows']['qformer_8'
 #
 # The shipped rows (`data/bridges/metrics.json`, rebuilt by `python -m course_lib.tools.checkpoints
 # bridges`) trained with the recipe above. Accuracies are exact match per question type on the
-# 1,000 held-out questions of notebook 05, beside the blind baseline and the frozen LM asked
-# without any image. Notebook 05's tiny LLaVA (36 tokens, LM trained too, a longer recipe) is
-# quoted for reference, not compared.
+# 1,000 held-out questions of notebook 05, beside the blind baseline. **The comparison is not
+# complete:** the shipped build is partial (`"partial": true`) and holds one row, the Q-Former with
+# K = 8; the other rows are listed as not built, and no accuracy is claimed for them. Notebook 05's
+# tiny LLaVA (36 tokens, LM trained too, a longer recipe) is quoted for reference, not compared.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -346,12 +350,13 @@ print("beats the blind baseline on colour, shape, position and count:", beats)
 
 # %% [markdown]
 # **Read the bridge rows against the blind row.** In this build (one row so far, see "rows not in
-# this build") the Q-Former with K = 8 does **not** beat the blind baseline: with the LM frozen and
-# 250 steps its answer loss stops falling early (see the live run's curve), and it says "yes" to
-# every question about an absent object (yes-rate 1.0). A frozen text-only
-# LM does not learn to read 8 soft tokens this quickly. BLIP-2 trains its Q-Former first in a
-# representation-learning stage (ITC, ITM, ITG: interview Q2) before connecting the frozen LLM,
-# and reports much lower zero-shot VQA without that stage; notebook 05's LLaVA trained the LM too.
+# this build") the Q-Former with K = 8, LM frozen, 250 steps, does **not** beat the blind
+# baseline: not overall, and of colour, shape, position and count it is above the blind row on
+# shape only (see the table). This one run does not say why, nor whether more steps, a first
+# representation stage or an unfrozen LM would change it; those are untested here. For context
+# only: BLIP-2 trains its Q-Former first in a representation-learning stage (ITC, ITM, ITG:
+# interview Q2) before connecting the frozen LLM, and reports much lower zero-shot VQA without that
+# stage; notebook 05's LLaVA, which beats the blind baseline overall, trained the LM too.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -621,7 +626,7 @@ check("06.flops_saved", answer)
 # K fixed queries must summarise the whole image whatever its content: fine detail (small text,
 # many small objects) competes for a few vectors, and the queries do not know the question
 # (unless instruction-aware). Counting needs one slot per object or an aggregate the queries were
-# trained to compute; OCR needs many high-resolution tokens. Compare the table's rows by K.
+# trained to compute; OCR needs many high-resolution tokens.
 # </details>
 #
 # **Q5. What does Flamingo's tanh gate protect, and what would happen without it?**
@@ -675,10 +680,10 @@ check("06.flops_saved", answer)
 #   outputs across the batch when a row has too few placeholders: guard the count.
 # - Gated cross-attention with tanh gates at 0 leaves the frozen LM exactly unchanged; only the
 #   gates get a gradient on the first step.
-# - On one task and one recipe (LM frozen) the tables show, per bridge, visual tokens, trainable
-#   parameters, prefill FLOPs (formula == FlopCounterMode), time, KV bytes and accuracy per
-#   question type beside the blind baseline. In this (partial) build the K = 8 Q-Former does not
-#   beat the blind baseline: a frozen LM does not learn to read a few soft tokens in 250 steps.
+# - The cost table shows, per bridge design, visual tokens, trainable parameters, prefill FLOPs
+#   (formula == FlopCounterMode), time and KV bytes. The accuracy comparison is incomplete: the
+#   shipped build is partial and its one trained row (Q-Former K = 8, LM frozen, 250 steps) does
+#   not beat the blind baseline; the other bridges have no accuracy yet.
 #
 # ## References
 #
