@@ -132,6 +132,29 @@ LLAVA_CHECKPOINT = LLaVARecipe(stage1_steps=200, stage2_steps=3600, batch_size=3
 LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=350, batch_size=32, lr1=3e-3, lr2=2e-3,
                          turns=len(QUESTION_TYPES), seed=0)
 
+# ---- bridges (notebook 06) -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BridgeRecipe:
+    """One recipe for every bridge row of notebook 06 (models.bridges.train_bridge): the same cached features
+    (a pool of `pool_scenes` scenes with `turns` questions each), steps, batch and learning rate; the LM and the
+    vision tower frozen, only the bridge trains."""
+
+    steps: int = 250
+    batch_size: int = 32
+    lr: float = 3e-3
+    pool_scenes: int = 4000
+    turns: int = 4
+    seed: int = 0
+
+
+BRIDGES_CHECKPOINT = BridgeRecipe()
+# (name, kind, visual tokens asked for) of the shipped comparison; K=8 first, the row notebook 06 also trains live
+BRIDGE_ROWS: tuple[tuple[str, str, int], ...] = (
+    ("qformer_8", "qformer", 8), ("mlp_36", "mlp", 36), ("xattn", "xattn", 0), ("perceiver_8", "perceiver", 8),
+    ("qformer_4", "qformer", 4), ("qformer_16", "qformer", 16), ("qformer_32", "qformer", 32))
+
 # ---- the shipped checkpoints and the held-out seeds ---------------------------------------------------------
 
 
@@ -142,7 +165,7 @@ class Checkpoint:
     a rebuild is bit-identical only with the same count."""
 
     name: str
-    recipe: DualEncoderRecipe | LMRecipe | LLaVARecipe
+    recipe: DualEncoderRecipe | LMRecipe | LLaVARecipe | BridgeRecipe
     size: DualEncoderSize | LMSize | None
     threads: int
 
@@ -157,6 +180,7 @@ class Seeds:
     lm_held_out: int = 3_000_000_017  # tiny LM's held-out text: text_corpus(512, seed)
     batch_study: int = 4321  # zero-shot test scenes of notebook 03's small-batch study
     llava_eval: int = 2_000_000_011  # tiny LLaVA's held-out questions: models.llava.eval_set
+    bridges_pool: int = 1_000_000_007  # notebook 06's training pool of scenes with cached features (feature_pool)
 
 
 SEEDS = Seeds()
@@ -166,4 +190,5 @@ CHECKPOINTS: dict[str, Checkpoint] = {
     "tiny_clip": Checkpoint("tiny_clip", CLIP_CHECKPOINT, TINY_CLIP_SIZE, threads=1),
     "tiny_lm": Checkpoint("tiny_lm", LM_CHECKPOINT, LM_SIZE, threads=1),
     "tiny_llava": Checkpoint("tiny_llava", LLAVA_CHECKPOINT, None, threads=2),  # built alone on the two cores
+    "bridges": Checkpoint("bridges", BRIDGES_CHECKPOINT, None, threads=1),  # metrics only, no weights
 }

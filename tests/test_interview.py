@@ -15,7 +15,7 @@ NUMERIC = [q for q in QUESTIONS if q.kind == "numeric"]
 # Notebooks written on other branches (issues 17 and 18). Their questions carry 'pending: <topic>' sections.
 # When a notebook lands, test_pending_notebooks_are_absent fails: replace its pending sections with real headings
 # and remove it from this set.
-PENDING = {"06", "07"}
+PENDING = {"07"}
 # The coverage list of issue 19 -> bank ids that answer it.
 COVERAGE = {
     "contrastive vs captioning/generative objectives": ["02-contrastive-vs-captioning"],

@@ -186,7 +186,19 @@ def llava_batch(
         raise ValueError("conversations must be a non-empty list, one list of (prompt, answer) turns per image")
     if images is not None:
         require_array("images", images, ndim=4, dtype="uint8", shape=(len(conversations), None, None, 3))
-    n = 0 if images is None else require_int("n_image_tokens", n_image_tokens, low=1)
+    batch = conversation_batch(tokenizer, conversations, 0 if images is None else n_image_tokens)
+    if images is not None:
+        batch["pixel_values"] = to_pixel_values(images)
+    return batch
+
+
+def conversation_batch(tokenizer: PreTrainedTokenizerFast, conversations: Sequence[Sequence[Turn]],
+                       n_image_tokens: int) -> dict[str, torch.Tensor]:
+    """The token side of llava_batch: input_ids, attention_mask, labels (B, T) with `n_image_tokens` <image>
+    copies after <bos> (0: none). Notebook 06's bridges fill those slots from cached image features."""
+    if isinstance(conversations, str) or len(conversations) == 0:
+        raise ValueError("conversations must be a non-empty list, one list of (prompt, answer) turns per image")
+    n = require_int("n_image_tokens", n_image_tokens, low=0)
     rows, labels = [], []
     for turns in conversations:
         if len(turns) == 0 or any(
@@ -212,8 +224,6 @@ def llava_batch(
         "attention_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows]),
         "labels": torch.tensor([r + [-100] * (width - len(r)) for r in labels]),
     }
-    if images is not None:
-        batch["pixel_values"] = to_pixel_values(images)
     return batch
 
 

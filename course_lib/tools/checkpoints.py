@@ -110,10 +110,54 @@ def build_tiny_llava_checkpoint(folder: str | Path) -> dict[str, Any]:
 
 
 # name -> builder (takes the output folder, returns a metrics dict); ordered so upstream models come first.
+def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Notebook 06's comparison (metrics only): every row of recipes.BRIDGE_ROWS trained with BRIDGES_CHECKPOINT
+    over the shipped tiny CLIP tower (frozen, features cached) and the shipped tiny LM (frozen), evaluated on
+    notebook 05's held-out questions; also the frozen LM without an image (IDEFICS at initialisation is exactly
+    that LM). The results so far are written to folder/metrics.partial.json after every row."""
+    from ..models import bridges as br
+    from ..recipes import BRIDGE_ROWS
+
+    spec = CHECKPOINTS["bridges"]
+    r = spec.recipe
+    partial = Path(folder) / "metrics.partial.json"
+    with torch_threads(spec.threads):
+        clip, _ = load_tiny_clip()
+        pool = br.feature_pool(clip, r.pool_scenes, SEEDS.bridges_pool, r.turns)
+        scenes, qa = eval_set(1000, SEEDS.llava_eval)
+        scene_features = br.vision_features(clip, scenes.images)
+        results: dict[str, Any] = {
+            "recipe": {**asdict(r), "pool_seed": SEEDS.bridges_pool, "lm": "frozen",
+                       "vision tower": "frozen, features cached"},
+            "eval": {"questions": len(qa), "seed": SEEDS.llava_eval}, "rows": {}}
+        for name, kind, tokens in BRIDGE_ROWS:
+            lm, tokenizer = load_tiny_lm()
+            model = br.build_bridge_vlm(kind, lm, tokenizer, num_tokens=max(tokens, 1), seed=r.seed)
+            if kind == "xattn":
+                results["frozen_lm_no_image"] = {
+                    k: round(v, 4) for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()}
+            history: list[dict[str, float]] = []
+            run = br.train_bridge(model, tokenizer, pool, steps=r.steps, batch_size=r.batch_size, lr=r.lr, seed=r.seed,
+                                  desc=name, after_step=br.gate_history_hook(history) if kind == "xattn" else None)
+            row = {"kind": kind, "visual_tokens": model.num_image_tokens,
+                   "trainable_parameters": br.trainable_parameters(model),
+                   "metrics": {k: round(v, 4)
+                               for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()},
+                   "final_loss": round(float(np.mean(run.losses[-20:])), 4), "train_seconds": round(run.seconds, 1),
+                   "losses": [round(x, 4) for x in run.losses[::10]]}
+            if history:
+                row["gates"] = history
+            results["rows"][name] = row
+            partial.write_text(json.dumps(results, indent=2) + "\n")
+    partial.unlink()
+    return results
+
+
 BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "tiny_clip": build_tiny_clip_checkpoint,
     "tiny_lm": build_tiny_lm_checkpoint,
     "tiny_llava": build_tiny_llava_checkpoint,  # needs tiny_clip and tiny_lm
+    "bridges": build_bridges_checkpoint,  # metrics only; needs tiny_clip, tiny_lm
 }
 
 

@@ -1,0 +1,400 @@
+"""Vision-to-LM bridges on one task: the frozen tiny LM of notebook 05 reads cached tiny-CLIP features through
+an MLP (36 tokens), a Q-Former (K tokens), a Perceiver Resampler (K tokens) or gated cross-attention (0 tokens).
+
+Taught in notebook 06, sections 5-7: one recipe (same cached features, data, steps; the LM frozen in every row,
+only the bridge trains) through `course_lib.training.train`, the same held-out questions as notebook 05
+(`llava.eval_set`), and the costs a designer compares: visual tokens, trainable parameters, prefill FLOPs
+(checked with FlopCounterMode), measured prefill time, KV-cache bytes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import CLIPModel, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from ..base.seeding import seed_everything
+from ..base.validation import require_array, require_choice, require_int
+from ..budgets import config_kv_bytes
+from ..shapes_world import QA, QUESTION_TYPES
+from ..tokenizer import encode
+from ..training import TrainResult, step_seed, train
+from .causal_lm import lm_loss
+from .cross_attention import build_tiny_idefics, gates, idefics_inputs
+from .dual_encoder import to_pixel_values
+from .llava import (
+    FEATURE_LAYER,
+    Projector,
+    Turn,
+    conversation_batch,
+    vqa_examples,
+    vqa_metrics,
+)
+from .qformer import QFormerBridge, require_features, require_image_placeholders
+from .resampler import ResamplerBridge
+
+KINDS: tuple[str, ...] = ("mlp", "qformer", "perceiver", "xattn")
+
+
+# ---- cached vision features ---------------------------------------------------------------------
+
+
+@torch.no_grad()
+def vision_features(clip: CLIPModel, images: np.ndarray, batch_size: int = 500) -> torch.Tensor:
+    """The frozen tiny-CLIP tower's patch features, as LLaVA takes them (layer -2, class token dropped):
+    uint8 images (B, S, S, 3) -> (B, (S/P)^2, Dv)."""
+    size = clip.config.vision_config.image_size
+    require_array("images", images, ndim=4, dtype="uint8")
+    if images.shape[1:] != (size, size, 3):
+        raise ValueError(
+            f"images must be (B, {size}, {size}, 3) for this vision tower, got {tuple(images.shape)}; "
+            f"generate them with image_size={size}"
+        )
+    out = [
+        clip.vision_model(to_pixel_values(images[i : i + batch_size]), output_hidden_states=True).hidden_states[
+            FEATURE_LAYER
+        ][:, 1:]
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out)
+
+
+@dataclass
+class FeaturePool:
+    """Training examples with their image features computed once: features (P, N, Dv), one conversation per scene."""
+
+    features: torch.Tensor
+    conversations: list[list[Turn]]
+
+    def __len__(self) -> int:
+        return len(self.conversations)
+
+
+def feature_pool(clip: CLIPModel, n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> FeaturePool:
+    """Seeded scenes (1-3 objects) with `turns` questions each (llava.vqa_examples), features cached."""
+    images, conversations = vqa_examples(require_int("n_scenes", n_scenes, low=1), seed, turns)
+    return FeaturePool(vision_features(clip, images), conversations)
+
+
+# ---- the two ways in: tokens in the sequence, or cross-attention inside the LM ------------------------
+
+
+class PrefixVLM(nn.Module):
+    """A frozen causal LM whose <image> placeholders are filled with a bridge's output (B, K, Dt).
+
+    forward(features (B, N, Dv), input_ids (B, T) with exactly K placeholders per row, attention_mask, labels)."""
+
+    def __init__(self, bridge: nn.Module, lm: LlamaForCausalLM, image_token_id: int, num_tokens: int) -> None:
+        super().__init__()
+        self.bridge, self.lm = bridge, lm.requires_grad_(False)
+        self.image_token_id = require_int("image_token_id", image_token_id, low=0)
+        self.num_image_tokens = require_int("num_tokens", num_tokens, low=1)
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> Any:
+        require_image_placeholders(input_ids, self.image_token_id, self.num_image_tokens)
+        visual = self.bridge(features)
+        if visual.shape[1] != self.num_image_tokens:
+            raise ValueError(f"the bridge gave {visual.shape[1]} tokens per image, expected {self.num_image_tokens}")
+        embeds = self.lm.get_input_embeddings()(input_ids)
+        embeds = embeds.masked_scatter((input_ids == self.image_token_id)[..., None], visual.to(embeds.dtype))
+        return self.lm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
+
+
+class CrossAttentionVLM(nn.Module):
+    """A Flamingo-style LM (tiny IdeficsForVisionText2Text): no visual tokens in the sequence; text tokens
+    attend to the features in gated cross-attention layers. Same forward signature as PrefixVLM."""
+
+    num_image_tokens = 0
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> Any:
+        require_features(features, self.model.config.vision_config.embed_dim)
+        return self.model(
+            input_ids=input_ids, attention_mask=attention_mask, labels=labels, **idefics_inputs(input_ids, features)
+        )
+
+
+def build_bridge_vlm(
+    kind: str,
+    lm: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    num_tokens: int = 8,
+    vision_width: int = 64,
+    n_patches: int = 36,
+    seed: int = 0,
+) -> PrefixVLM | CrossAttentionVLM:
+    """One bridge over the frozen `lm` (seeded): "mlp" (LLaVA's projector, one token per patch), "qformer" or
+    "perceiver" (num_tokens tokens), "xattn" (gated cross-attention every 2nd LM layer, no tokens)."""
+    require_choice("kind", kind, KINDS)
+    num_tokens = require_int("num_tokens", num_tokens, low=1)
+    seed_everything(seed)
+    width = lm.config.hidden_size
+    if kind == "xattn":
+        return CrossAttentionVLM(build_tiny_idefics(lm, vision_width, seed=seed))
+    if kind == "mlp":
+        bridge, num_tokens = Projector(vision_width, width, kind="mlp"), n_patches
+    elif kind == "qformer":
+        bridge = QFormerBridge(num_tokens, vision_width, width)
+    else:
+        bridge = ResamplerBridge(num_tokens, vision_width, width)
+    return PrefixVLM(bridge, lm, tokenizer.image_token_id, num_tokens)
+
+
+def trainable_parameters(model: nn.Module) -> int:
+    """Parameters with requires_grad (the bridge, or IDEFICS' gated layers); tied weights counted once."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters() if p.requires_grad}.values())
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+
+def bridge_batch(
+    model: nn.Module, tokenizer: PreTrainedTokenizerFast, pool: FeaturePool, indices: Sequence[int]
+) -> dict[str, torch.Tensor]:
+    """Conversations of the pool rows `indices` with the model's number of <image> slots, plus their features."""
+    batch = conversation_batch(tokenizer, [pool.conversations[i] for i in indices], model.num_image_tokens)
+    batch["features"] = pool.features[list(indices)]
+    return batch
+
+
+def train_bridge(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerFast,
+    pool: FeaturePool,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "bridge",
+    after_step: Callable[[nn.Module], None] | None = None,
+) -> TrainResult:
+    """Train what is trainable (the bridge; the LM is frozen) with course_lib.training.train on batches drawn
+    from the pool (rows of step s: a permutation seeded by training.step_seed(seed, s))."""
+    batch_size = require_int("batch_size", batch_size, low=1, high=len(pool))
+
+    def batch_fn(step: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng(step_seed(seed, step))
+        return bridge_batch(model, tokenizer, pool, rng.choice(len(pool), batch_size, replace=False).tolist())
+
+    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, progress=progress, desc=desc, after_step=after_step)
+
+
+# ---- answers and evaluation ---------------------------------------------------------------------------
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerFast, question: str, num_image_tokens: int) -> list[int]:
+    """<bos>, `num_image_tokens` <image> slots, the question (no <eos>): the prompt the model answers."""
+    return (
+        [tokenizer.bos_token_id]
+        + [tokenizer.image_token_id] * num_image_tokens
+        + encode(tokenizer, question, add_special_tokens=False)
+    )
+
+
+@torch.no_grad()
+def answer_questions(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerFast,
+    features: torch.Tensor,
+    questions: Sequence[str],
+    *,
+    max_new_tokens: int = 4,
+    batch_size: int = 250,
+) -> list[str]:
+    """Greedy answers, one question per feature row (B, N, Dv). Prompts of equal length run together, so no
+    padding is needed; decoding stops at <eos>."""
+    if isinstance(questions, str) or len(questions) != len(features):
+        raise ValueError(
+            f"need one question per feature row: {len(features)} rows, got "
+            f"{'a string' if isinstance(questions, str) else len(questions)} questions"
+        )
+    model.eval()
+    prompts = [prompt_ids(tokenizer, q, model.num_image_tokens) for q in questions]
+    answers: list[str] = [""] * len(prompts)
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        by_length.setdefault(len(p), []).append(i)
+    for rows in by_length.values():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            ids = torch.tensor([prompts[i] for i in chunk])
+            feats = features[chunk]
+            for _ in range(max_new_tokens):
+                logits = model(features=feats, input_ids=ids).logits[:, -1]
+                ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], dim=1)
+            for i, row in zip(chunk, ids[:, -max_new_tokens:].tolist()):
+                row = row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row
+                answers[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    return answers
+
+
+def evaluate_bridge(
+    model: nn.Module, tokenizer: PreTrainedTokenizerFast, scene_features: torch.Tensor, qa: Sequence[QA]
+) -> dict[str, float]:
+    """vqa_metrics (exact match per question type, overall, yes-rate on absent objects) on questions `qa`,
+    given the features of their scenes (scene_features[q.scene])."""
+    answers = answer_questions(model, tokenizer, scene_features[[q.scene for q in qa]], [q.question for q in qa])
+    return vqa_metrics(qa, answers)
+
+
+# ---- costs ------------------------------------------------------------------------------------------
+
+
+def lm_prefill_flops(config: Any, tokens: int) -> int:
+    """Matmul FLOPs of a Llama-style LM's prefill over `tokens` positions (logits at every position):
+    2 x (linear parameters, LM head included, embeddings excluded) x tokens + 4 x layers x tokens^2 x width
+    (scores QK^T and the weighted sum AV over all T x T pairs, as eager attention computes them)."""
+    t = require_int("tokens", tokens, low=1)
+    d, inter, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    head_dim = getattr(config, "head_dim", None) or d // config.num_attention_heads
+    kv = (getattr(config, "num_key_value_heads", None) or config.num_attention_heads) * head_dim
+    per_layer = 2 * d * d + 2 * d * kv + 3 * d * inter
+    return 2 * t * (layers * per_layer + d * config.vocab_size) + 4 * layers * t * t * d
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Total FLOPs torch's FlopCounterMode counts while fn() runs (matmuls; SDPA is not counted on CPU, so
+    models must run with attn_implementation='eager')."""
+    counter = FlopCounterMode(display=False)
+    with counter:  # not under no_grad: the counter's module tracker then fails on expanded parameters
+        fn()
+    return counter.get_total_flops()
+
+
+def eager(model: nn.Module) -> nn.Module:
+    """Switch every transformers sub-model to eager attention (what FlopCounterMode can count); returns model."""
+    for module in model.modules():
+        if hasattr(module, "set_attn_implementation") and hasattr(module, "config"):
+            module.set_attn_implementation("eager")
+    return model
+
+
+def prefill_inputs(
+    model: nn.Module, tokenizer: PreTrainedTokenizerFast, features: torch.Tensor, question: str
+) -> dict[str, torch.Tensor]:
+    """One prompt per feature row, all with `question`: the inputs of a prefill."""
+    ids = torch.tensor([prompt_ids(tokenizer, question, model.num_image_tokens)] * len(features))
+    return {"features": features, "input_ids": ids}
+
+
+def prefill_seconds(model: nn.Module, inputs: dict[str, torch.Tensor], repeats: int = 5) -> float:
+    """Median wall time of one no-grad forward over `inputs` (after one warm-up run)."""
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for _ in range(require_int("repeats", repeats, low=1) + 1):
+            start = time.perf_counter()
+            model(**inputs)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def kv_cache_bytes_of(
+    model: nn.Module, prompt_tokens: int, lm_config: Any, n_patches: int, bytes_per_element: int = 4
+) -> int:
+    """KV-cache bytes for one prompt: the LM's self-attention cache over its sequence (visual tokens included)
+    with the tiny LM's grouped KV heads, plus, for gated cross-attention, the keys and values of the image
+    features in each gated layer (computed once per image and kept)."""
+    total = config_kv_bytes(lm_config, prompt_tokens, bytes_per_element=bytes_per_element)
+    if isinstance(model, CrossAttentionVLM):
+        layers = len(model.model.model.gated_cross_attn_layers)
+        total += 2 * layers * lm_config.hidden_size * n_patches * bytes_per_element
+    return int(total)
+
+
+def gate_history_hook(history: list[dict[str, float]], every: int = 25) -> Callable[[nn.Module], None]:
+    """An after_step hook for train(): record the IDEFICS gates (tanh alpha) every `every` steps."""
+    step = {"n": 0}
+
+    def hook(model: nn.Module) -> None:
+        if step["n"] % every == 0:
+            history.append({"step": step["n"], **gates(model.model)})
+        step["n"] += 1
+
+    return hook
+
+
+# ---- the designer's widget ---------------------------------------------------------------------------
+
+# Real LM sizes for the widget: (parameters, width, layers, KV heads, head dim).
+LM_SIZES: dict[str, tuple[float, int, int, int, int]] = {
+    "7B (MHA: 32 KV heads)": (7e9, 4096, 32, 32, 128),
+    "7B (GQA: 8 KV heads)": (7e9, 4096, 32, 8, 128),
+    "70B (GQA: 8 KV heads)": (70e9, 8192, 80, 8, 128),
+}
+
+
+def prefill_flops_estimate(parameters: float, width: int, layers: int, tokens: int) -> float:
+    """2 x parameters x tokens + 4 x layers x tokens^2 x width: lm_prefill_flops without the config details."""
+    tokens = require_int("tokens", tokens, low=0)
+    return 2 * float(parameters) * tokens + 4 * layers * tokens * tokens * width
+
+
+def render_bridge_budget(
+    queries: int = 32,
+    image_size: int = 336,
+    patch_size: int = 14,
+    lm: str = "7B (GQA: 8 KV heads)",
+    text_tokens: int = 32,
+    tflops: float = 100.0,
+    measured: dict[int, float] | None = None,
+) -> str:
+    """Patch tokens (LLaVA's MLP) vs K queries (Q-Former / resampler) vs none (cross-attention) for one image:
+    visual tokens, LM prefill FLOPs and time at `tflops` TFLOP/s, KV-cache bytes (fp16), plus the measured
+    tiny-task accuracy of the trained K values (`measured`: {K: overall exact match})."""
+    from ..budgets import format_bytes, kv_cache_bytes, tokens_per_image
+
+    queries = require_int("queries", queries, low=1)
+    require_choice("lm", lm, list(LM_SIZES))
+    params, width, layers, kv_heads, head_dim = LM_SIZES[lm]
+    patches = tokens_per_image(image_size, patch_size)
+    head = f"image {image_size} px, patch {patch_size} px -> {patches} patch features; LM {lm}; "
+    head += f"{text_tokens} text tokens; "
+    lines = [head + f"time at {tflops:g} TFLOP/s"]
+    for name, visual in (
+        ("MLP projector (every patch)", patches),
+        (f"Q-Former / resampler, K={queries}", queries),
+        ("gated cross-attention", 0),
+    ):
+        t = visual + text_tokens
+        flops = prefill_flops_estimate(params, width, layers, t)
+        kv = kv_cache_bytes(t, layers=layers, kv_heads=kv_heads, head_dim=head_dim, bytes_per_element=2)
+        lines.append(
+            f"{name:<32} {visual:>6} visual tokens  {flops / 1e12:>8.2f} TFLOPs  "
+            f"{1e3 * flops / (tflops * 1e12):>8.2f} ms"
+            f"  KV {format_bytes(kv)}"
+        )
+    lines.append(
+        "(cross-attention adds its own FLOPs and cached image keys/values in the gated layers; not counted here)"
+    )
+    if measured:
+        lines.append(
+            "tiny task, measured exact match: " + ", ".join(f"K={k}: {v:.3f}" for k, v in sorted(measured.items()))
+        )
+    return "\n".join(lines)

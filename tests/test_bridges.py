@@ -1,0 +1,169 @@
+"""Notebook 06's bridges: scratch cross-attention vs Blip2QFormerModel, which layers cross-attend, the BLIP-2
+placeholder leak and its guard, the resampler's fixed output length, gated cross-attention identity at init and
+gates-only gradients, the FLOP formula vs FlopCounterMode, one training step, and bad inputs."""
+
+import pytest
+import torch
+
+from course_lib.models import bridges as br
+from course_lib.models import cross_attention as xa
+from course_lib.models import qformer as qf
+from course_lib.models.causal_lm import build_tiny_lm
+from course_lib.models.resampler import ResamplerBridge
+from course_lib.tokenizer import build_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def lm(tok):
+    return build_tiny_lm(tok, seed=0, hidden_size=32, layers=2, heads=4, kv_heads=2)
+
+
+def test_scratch_qformer_equals_blip2_qformer_for_any_number_of_image_tokens():
+    torch.manual_seed(0)
+    config = qf.qformer_config(hidden_size=64, layers=2, encoder_hidden_size=96)
+    library = qf.Blip2QFormerModel(config).eval()
+    scratch = qf.ScratchQFormer(config)
+    scratch.load_state_dict(library.state_dict())  # strict: the names match one to one
+    queries = torch.randn(2, 8, 64)
+    for n in (37, 500):
+        features = torch.randn(2, n, 96)
+        ours, maps = scratch(queries, features, return_cross_attention=True)
+        torch.testing.assert_close(
+            ours, library(query_embeds=queries, encoder_hidden_states=features).last_hidden_state
+        )
+        assert ours.shape == (2, 8, 64) and maps[0].shape == (2, 4, 8, n)
+        torch.testing.assert_close(maps[0].sum(-1), torch.ones(2, 4, 8))
+
+
+def test_which_layers_cross_attend():
+    assert qf.cross_attending_layers(12, 2) == [0, 2, 4, 6, 8, 10]
+    library = qf.Blip2QFormerModel(qf.qformer_config(hidden_size=16, layers=12, heads=2, cross_attention_frequency=2))
+    assert [i for i, layer in enumerate(library.encoder.layer) if layer.has_cross_attention] == [0, 2, 4, 6, 8, 10]
+    assert qf.cross_attending_layers(4, 1) == [0, 1, 2, 3] and qf.cross_attending_layers(5, 3) == [0, 3]
+
+
+def test_bridges_give_k_tokens_whatever_the_input_length():
+    for bridge in (qf.QFormerBridge(8, 64, 32), ResamplerBridge(8, 64, 32)):
+        for n in (36, 500):
+            assert bridge(torch.randn(3, n, 64)).shape == (3, 8, 32)
+
+
+def test_bad_bridge_inputs_raise():
+    with pytest.raises(ValueError, match="num_queries"):
+        qf.QFormerBridge(0, 64, 32)
+    with pytest.raises(ValueError, match="latents"):
+        ResamplerBridge(0, 64, 32)
+    with pytest.raises(ValueError, match=r"\(B, N, 64\)"):
+        qf.QFormerBridge(4, 64, 32)(torch.randn(2, 36, 96))
+    with pytest.raises(ValueError, match="3-D"):
+        ResamplerBridge(4, 64, 32)(torch.randn(36, 64))
+
+
+def test_blip2_default_image_token_index_fails_opaquely_and_the_guard_explains(tok, lm):
+    ids = torch.tensor([[tok.bos_token_id] + [tok.image_token_id] * 4 + [10, 11]])
+    pixels = torch.randn(1, 3, 48, 48)
+    with pytest.raises(AttributeError, match="unsqueeze"):
+        qf.tiny_blip2(lm, None, num_query_tokens=4)(input_ids=ids, pixel_values=pixels)
+    with pytest.raises(ValueError, match="image_token_index is None"):
+        qf.guarded_blip2_forward(qf.tiny_blip2(lm, None, num_query_tokens=4), input_ids=ids, pixel_values=pixels)
+
+
+def test_blip2_leaks_query_outputs_across_samples_and_the_guard_raises(tok, lm):
+    model = qf.tiny_blip2(lm, tok.image_token_id, num_query_tokens=4)
+    pixels = torch.randn(2, 3, 48, 48)
+    short = torch.tensor([[tok.bos_token_id] + [tok.image_token_id] * 2 + [10, 11]] * 2)  # K - 2 placeholders
+    slots, features = qf.placeholder_contents(model, short, pixels)
+    torch.testing.assert_close(slots[1], features[0, 2:4])  # row 1's slots hold image 0's queries 2 and 3
+    with pytest.raises(ValueError, match="exactly 4 image placeholders"):
+        qf.guarded_blip2_forward(model, input_ids=short, pixel_values=pixels)
+    good = torch.tensor([[tok.bos_token_id] + [tok.image_token_id] * 4 + [10, 11]] * 2)
+    assert qf.guarded_blip2_forward(model, input_ids=good, pixel_values=pixels).logits.shape == (2, 7, len(tok))
+    with pytest.raises(ValueError, match="48 px"):
+        qf.guarded_blip2_forward(model, input_ids=good, pixel_values=torch.randn(2, 3, 64, 64))
+
+
+def test_scratch_gated_block_equals_idefics_layer(lm):
+    model = xa.build_tiny_idefics(lm, vision_width=64)
+    layer = model.model.gated_cross_attn_layers[0]
+    with torch.no_grad():
+        layer.alpha_cross_attn.fill_(0.3)
+        layer.alpha_dense.fill_(-0.2)
+    scratch = xa.GatedCrossAttentionBlock(32, 64, 4, lm.config.intermediate_size)
+    scratch.load_state_dict(layer.state_dict())
+    x, image = torch.randn(2, 5, 32), torch.randn(2, 36, 64)
+    library = layer(
+        x, None, image, image_attention_mask=torch.zeros(2, 1, 5, 36), cross_attention_gate=torch.ones(2, 5)
+    )
+    torch.testing.assert_close(scratch(x, image), library)
+
+
+def test_gated_lm_is_the_frozen_lm_at_init_and_only_gates_get_a_gradient(tok, lm):
+    model = br.build_bridge_vlm("xattn", lm, tok, vision_width=64)
+    ids = torch.tensor([[tok.bos_token_id, 10, 11, 12, 13]] * 2)
+    reference = lm(input_ids=ids).logits
+    for features in (torch.randn(2, 36, 64), torch.zeros(2, 36, 64)):
+        torch.testing.assert_close(model(features=features, input_ids=ids).logits, reference, rtol=0, atol=0)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all("gated_cross_attn_layers" in n for n in trainable)
+    model(features=torch.randn(2, 36, 64), input_ids=ids, labels=ids).loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    nonzero = {n for n, g in grads.items() if g is not None and g.abs().max() > 0}
+    assert nonzero and all(n.split(".")[-1] in ("alpha_cross_attn", "alpha_dense") for n in nonzero)
+
+
+def test_kv_repeat_matches_grouped_query_attention():
+    w = torch.arange(4 * 3 * 2, dtype=torch.float).view(4 * 3, 2)  # 4 KV heads of dim 3
+    out = xa.repeat_kv_weight(w, 4, 8)
+    assert out.shape == (8 * 3, 2) and torch.equal(out[3:6], w[0:3]) and torch.equal(out[6:9], w[3:6])
+    with pytest.raises(ValueError, match="multiple"):
+        xa.repeat_kv_weight(w, 3, 8)
+
+
+def test_flop_formula_matches_flop_counter(tok, lm):
+    from transformers import LlamaForCausalLM
+
+    eager_lm = LlamaForCausalLM(lm.config).eval()
+    eager_lm.set_attn_implementation("eager")
+    for t in (7, 45):
+        ids = torch.randint(5, len(tok), (1, t))
+        assert br.count_flops(lambda ids=ids: eager_lm(input_ids=ids)) == br.lm_prefill_flops(lm.config, t)
+
+
+def test_prefix_vlm_guards_placeholders_and_trains_one_step(tok, lm):
+    model = br.build_bridge_vlm("qformer", lm, tok, num_tokens=4, vision_width=64)
+    assert br.trainable_parameters(model) == sum(p.numel() for p in model.bridge.parameters())
+    pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two")]] * 6)
+    result = br.train_bridge(model, tok, pool, steps=2, batch_size=3, lr=1e-3, progress=False)
+    assert result.steps == 2 and all(torch.isfinite(torch.tensor(result.losses)))
+    bad = torch.tensor([[tok.bos_token_id] + [tok.image_token_id] * 3 + [10]])
+    with pytest.raises(ValueError, match="exactly 4 image placeholders"):
+        model(features=torch.randn(1, 36, 64), input_ids=bad)
+    answers = br.answer_questions(
+        model, tok, torch.randn(2, 36, 64), ["how many objects are there ?", "is there a red circle ?"]
+    )
+    assert len(answers) == 2
+    with pytest.raises(ValueError, match="one question per feature row"):
+        br.answer_questions(model, tok, torch.randn(2, 36, 64), ["how many objects are there ?"])
+    with pytest.raises(ValueError, match="kind"):
+        br.build_bridge_vlm("conv", lm, tok)
+
+
+def test_vision_features_and_budget_text_check_their_inputs():
+    from course_lib.models.clip import load_tiny_clip
+    from course_lib.shapes_world import generate_scenes
+
+    clip, _ = load_tiny_clip()
+    assert br.vision_features(clip, generate_scenes(2, seed=0).images).shape == (2, 36, 64)
+    with pytest.raises(ValueError, match="48, 48"):
+        br.vision_features(clip, generate_scenes(1, seed=0, image_size=64).images)
+    text = br.render_bridge_budget(32, 336, 14, "7B (GQA: 8 KV heads)", measured={8: 0.5})
+    assert "576 visual tokens" in text and "32 visual tokens" in text and "K=8: 0.500" in text
+    with pytest.raises(ValueError, match="queries"):
+        br.render_bridge_budget(0)
+    with pytest.raises(ValueError, match="lm"):
+        br.render_bridge_budget(8, lm="13B")
