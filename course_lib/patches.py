@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .base.validation import require_array, require_choice, require_int, require_positive
+from .base.validation import require_array, require_budget, require_choice, require_int, require_positive
 from .plots import legend_with_colours
 
 # How to make a size that does not divide by the patch size fit (see `fitted_size`).
@@ -29,7 +29,8 @@ def _size_pair(image_size: int | Sequence[int]) -> tuple[int, int]:
         image_size = (image_size, image_size)
     if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
         raise TypeError(f"image_size must be an int or a (height, width) pair, got {image_size!r}")
-    return require_int("height", image_size[0], low=1), require_int("width", image_size[1], low=1)
+    h, w = image_size
+    return require_int("image_size (height)", h, low=1), require_int("image_size (width)", w, low=1)
 
 
 def grid_shape(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
@@ -127,8 +128,16 @@ def patchify(images: Any, patch_size: int, *, channels_first: bool = False) -> A
     Works on numpy arrays and torch tensors (returns the same kind).
     """
     require_array("images", images, ndim=(3, 4))
+    patch_size = require_int("patch_size", patch_size, low=1)
     batched = images.ndim == 4
     x = images if batched else images[None]
+    first, last = x.shape[1] in (1, 3, 4), x.shape[3] in (1, 3, 4)
+    if channels_first and last and not first:
+        raise ValueError(f"images has shape {tuple(images.shape)}: channels last (H, W, C), but channels_first=True; "
+                         "pass channels_first=False")
+    if not channels_first and first and not last:
+        raise ValueError(f"images has shape {tuple(images.shape)}: channels first (C, H, W), but channels_first=False; "
+                         "pass channels_first=True")
     b, c, h, w = ((x.shape[0], x.shape[1], x.shape[2], x.shape[3]) if channels_first
                   else (x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
     gh, gw = grid_shape((h, w), patch_size)
@@ -146,6 +155,7 @@ def unpatchify(patches: Any, patch_size: int, image_size: int | tuple[int, int],
     """Inverse of `patchify`: (N, P*P*C) or (B, N, P*P*C) -> (H, W, C) or (B, H, W, C)
     ((C, H, W) or (B, C, H, W) with channels_first=True). Exact: no value changes."""
     require_array("patches", patches, ndim=(2, 3))
+    patch_size = require_int("patch_size", patch_size, low=1)
     gh, gw = grid_shape(image_size, patch_size)
     p = patch_size
     batched = patches.ndim == 3
@@ -277,6 +287,7 @@ def sincos_position_embeddings(grid_h: int, grid_w: int, dim: int, temperature: 
     """
     gh, gw = require_int("grid_h", grid_h, low=1), require_int("grid_w", grid_w, low=1)
     dim = require_int("dim", dim, low=4)
+    require_budget("grid_h, grid_w or dim", 8 * gh * gw * dim, f"({gh * gw}, {dim}) position embeddings")
     if dim % 4:
         raise ValueError(f"dim must be a multiple of 4 (sin and cos for rows and for columns), got {dim}")
     temperature = require_positive("temperature", temperature)

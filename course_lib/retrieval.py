@@ -19,7 +19,8 @@ def rank_gallery(
     query_embeddings: torch.Tensor, gallery_embeddings: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k gallery items per query by cosine: (indices (Q, k), scores (Q, k)), best first."""
-    require_pair("query_embeddings", query_embeddings, "gallery_embeddings", gallery_embeddings)
+    require_pair("query_embeddings", query_embeddings, "gallery_embeddings", gallery_embeddings, dtype="f",
+                 torch_only=True)
     k = require_int("k", k, low=1, high=gallery_embeddings.shape[0])
     top = (query_embeddings @ gallery_embeddings.T).topk(k, dim=1)
     return top.indices, top.values
@@ -31,8 +32,8 @@ def recall_at_k(similarity: torch.Tensor | np.ndarray, k: int) -> float:
     similarity: (N, N) with queries as rows and the match of row i in column i. Use the
     transpose for the other direction.
     """
+    require_array("similarity", similarity, ndim=2, finite=True, nonempty=True)
     s = torch.as_tensor(similarity)
-    require_array("similarity", s, ndim=2)
     if s.shape[0] != s.shape[1]:
         raise ValueError(f"similarity must be square (query i matches item i), got {tuple(s.shape)}")
     k = require_int("k", k, low=1, high=s.shape[1])
@@ -43,8 +44,8 @@ def recall_at_k(similarity: torch.Tensor | np.ndarray, k: int) -> float:
 def label_recall_at_k(similarity: torch.Tensor | np.ndarray, query_labels, gallery_labels, k: int) -> float:
     """Fraction of (Q, N) query rows with at least one gallery item of the query's label in the top k
     (search for a class: any matching image counts, not one designated item)."""
+    require_array("similarity", similarity, ndim=2, finite=True, nonempty=True)
     s = torch.as_tensor(similarity)
-    require_array("similarity", s, ndim=2)
     q, g = torch.as_tensor(np.asarray(query_labels)), torch.as_tensor(np.asarray(gallery_labels))
     require_array("query_labels", q, shape=(s.shape[0],))
     require_array("gallery_labels", g, shape=(s.shape[1],))

@@ -110,6 +110,10 @@ def train(
     """
     steps = require_int("steps", steps, low=1)
     lr = require_positive("lr", lr)
+    if lr > 1.0:
+        raise ValueError(f"lr must be a learning rate in (0, 1], got {lr:g}; AdamW rates here are around 1e-3")
+    if max_grad_norm is not None:
+        max_grad_norm = require_positive("max_grad_norm", max_grad_norm)
     if not 0.0 <= warmup_fraction < 1.0:
         raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
     trainable = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]

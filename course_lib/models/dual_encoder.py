@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPImageProcessorPil
 
-from ..base.validation import require_array, require_choice, require_int
+from ..base.validation import (
+    describe,
+    require_array,
+    require_budget,
+    require_choice,
+    require_int,
+    require_str_list,
+    require_tokenizer,
+)
 from ..contrastive import (
     MAX_LOGIT_SCALE,
     clamp_logit_scale,
@@ -56,6 +64,9 @@ def to_pixel_values(images: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def encode_images(model, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
     """L2-normalised image embeddings (N, D) from a CLIP/SigLIP-style model's get_image_features."""
+    require_dual_encoder("model", model)
+    require_array("images", images, ndim=4, dtype="uint8", nonempty=True)
+    batch_size = require_int("batch_size", batch_size, low=1)
     model.eval()
     out = [
         _as_tensor(model.get_image_features(pixel_values=to_pixel_values(images[i : i + batch_size])))
@@ -67,12 +78,12 @@ def encode_images(model, images: np.ndarray, batch_size: int = 512) -> torch.Ten
 @torch.no_grad()
 def encode_texts(model, tokenizer, texts: Sequence[str], batch_size: int = 512) -> torch.Tensor:
     """L2-normalised text embeddings (N, D); raises ValueError naming words outside the vocabulary."""
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise TypeError("texts must be a list of strings")
-    if len(texts) == 0:
-        raise ValueError("texts is empty")
+    require_dual_encoder("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    texts = require_str_list("texts", texts)
+    batch_size = require_int("batch_size", batch_size, low=1)
     for text in texts:
-        require_known_words(tokenizer, text)
+        require_known_words(tokenizer, text, "texts")
     model.eval()
     out = []
     for i in range(0, len(texts), batch_size):
@@ -81,6 +92,16 @@ def encode_texts(model, tokenizer, texts: Sequence[str], batch_size: int = 512) 
             _as_tensor(model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]))
         )
     return torch.nn.functional.normalize(torch.cat(out), dim=-1)
+
+
+def require_dual_encoder(name: str, model) -> None:
+    """Raise TypeError unless `model` is a dual encoder (a CLIP- or SigLIP-style model with image and text towers)."""
+    towers = ("get_image_features", "get_text_features")
+    if not all(callable(getattr(model, t, None)) for t in towers):
+        raise TypeError(
+            f"{name} must be a CLIP- or SigLIP-style model (e.g. load_tiny_clip()[0]), got {describe(model)}; "
+            "check the argument order: model first, then tokenizer"
+        )
 
 
 def _as_tensor(features) -> torch.Tensor:
@@ -177,7 +198,10 @@ def image_text_batch(
     single-object scenes repainted in a random off-palette colour (shapes_world.off_palette_colors)
     and captioned by their shape alone, a colour augmentation that teaches shape apart from colour.
     """
-    batch_size = require_int("batch_size", batch_size, low=2)
+    batch_size = require_int("batch_size", batch_size, low=2, high=100_000)
+    image_size = require_int("image_size", image_size, low=24, high=512)
+    require_budget("batch_size", batch_size * (4 if unique_captions else 1) * image_size**2 * 3,
+                   f"a batch of {batch_size} images of {image_size}x{image_size}")
     require_choice("positives", positives, POSITIVES)
     for name, share in (
         ("multi_object_share", multi_object_share),
@@ -301,6 +325,10 @@ def train_dual_encoder(
     max_scale: clamp exp(logit_scale) after every step (None: no clamp). Batch of step s uses seed
     step_seed(seed, s), so runs are repeatable.
     """
+    require_dual_encoder("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    steps, seed = require_int("steps", steps, low=1), require_int("seed", seed, low=0)
+    batch_size = require_int("batch_size", batch_size, low=2, high=100_000)
     loss_fn = LOSSES[require_choice("loss", loss, list(LOSSES))] if isinstance(loss, str) else loss
     if not callable(loss_fn):
         raise TypeError(f"loss must be a name in {list(LOSSES)} or a callable, got {type(loss).__name__}")
