@@ -175,8 +175,11 @@ def confidence(scores: torch.Tensor, kind: str = "max_score") -> torch.Tensor:
 
 
 def _require_conf_correct(conf, correct) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        conf, correct = np.asarray(conf.detach() if hasattr(conf, "detach") else conf, dtype=float), np.asarray(correct)
+    except (TypeError, ValueError):
+        raise TypeError(f"conf must be a list, array or tensor of numbers, got {describe(conf)}") from None
     require_array("conf", conf, ndim=1, finite=True)
-    conf, correct = np.asarray(conf, dtype=float), np.asarray(correct)
     require_array("correct", correct, ndim=1, shape=(len(conf),), dtype="b")
     if len(conf) == 0:
         raise ValueError("conf is empty: pass at least one confidence")

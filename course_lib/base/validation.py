@@ -203,7 +203,7 @@ def require_array(
         if not ok:
             names = {"u": "unsigned integer", "i": "integer", "f": "floating-point", "b": "boolean", "uint8": "uint8"}
             fix = "; convert it with .float()" if dtype == "f" else ""
-            article = "an" if names.get(dtype, dtype)[0] in "aeiou" else "a"
+            article = "an" if names.get(dtype, dtype) == "unsigned integer" or dtype == "i" else "a"
             raise TypeError(f"{name} must have {article} {names.get(dtype, dtype)} dtype, got {x.dtype}{fix}")
     if nonempty and math.prod(x.shape) == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
