@@ -215,7 +215,9 @@ def clamp_logit_scale(model: torch.nn.Module, max_scale: float = MAX_LOGIT_SCALE
     Call it after each optimiser step: CLIPModel's forward does not clamp."""
     max_scale = require_positive("max_scale", max_scale)
     if not hasattr(model, "logit_scale"):
-        raise TypeError(f"{type(model).__name__} has no logit_scale parameter")
+        raise TypeError(
+            f"model must be a CLIP-style model with a logit_scale (load_tiny_clip()[0]), got {type(model).__name__}"
+        )
     with torch.no_grad():
         model.logit_scale.clamp_(max=math.log(max_scale))
 

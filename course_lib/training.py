@@ -79,6 +79,8 @@ def step_seed(seed: int, step: int) -> int:
 
 def cosine_lr(step: int, steps: int, warmup_steps: int) -> float:
     """Learning-rate multiplier: linear warm-up for `warmup_steps` steps, then cosine decay to 0."""
+    step, steps = require_int("step", step, low=0), require_int("steps", steps, low=1)
+    warmup_steps = require_int("warmup_steps", warmup_steps, low=0)
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, steps - warmup_steps)
