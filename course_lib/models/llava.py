@@ -275,6 +275,7 @@ def caption_batch(
     tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36
 ) -> dict[str, torch.Tensor]:
     """Stage-1 batch: seeded scenes (1-3 objects) and their captions as targets (empty prompt)."""
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
     return llava_batch(tokenizer, *caption_examples(batch_size, seed), n_image_tokens)
 
 
@@ -287,6 +288,7 @@ def vqa_batch(
     turns: int = len(QUESTION_TYPES),
 ) -> dict[str, torch.Tensor]:
     """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image)."""
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
     images, conversations = vqa_examples(batch_size, seed, turns)
     return llava_batch(tokenizer, None if blind else images, conversations, n_image_tokens)
 
@@ -298,6 +300,9 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
     conversations of `turns` questions per image (blind=True withholds the image).
     Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
+    require_tokenizer("tokenizer", tokenizer)
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
+    seed, turns = require_int("seed", seed, low=0), require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
     n = model.config.image_seq_length
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
