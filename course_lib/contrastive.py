@@ -131,11 +131,15 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
 
 
+def _require_walkthrough(w) -> None:
+    if not isinstance(w, Walkthrough):
+        raise TypeError(f"w must be the Walkthrough returned by walkthrough(), got {type(w).__name__}")
+
+
 def walkthrough_table(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
     """The walkthrough as text, 4 decimals: per row (image i -> texts) and per column
     (text j -> images) the exps, their sum, p(correct) and the cross-entropy; then the losses."""
-    if not isinstance(w, Walkthrough):
-        raise TypeError(f"w must be the Walkthrough returned by walkthrough(), got {type(w).__name__}")
+    _require_walkthrough(w)
     n = len(w.cosines)
     if rows is not None:
         rows = [require_index("rows", i, n, "rows") for i in require_sequence("rows", rows)]
@@ -278,6 +282,7 @@ def reference_cross_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.T
 def plot_walkthrough(w: Walkthrough, labels: Sequence[str] | None = None):
     """Three heatmaps: the cosine matrix, its row softmax (image -> text) and column softmax
     (text -> image) at the walkthrough's temperature; the title gives the three losses."""
+    _require_walkthrough(w)
     import matplotlib.pyplot as plt
 
     from .plots import plot_heatmap

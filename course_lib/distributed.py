@@ -277,6 +277,8 @@ class Traffic:
 def all_gather(x: torch.Tensor, traffic: Traffic) -> torch.Tensor:
     """(W * b, ...) concatenation of every rank's (b, ...) tensor. A ring all-gather (gloo's) sends
     this rank's block to W - 1 ranks."""
+    if not dist.is_initialized():
+        raise ValueError("all_gather runs inside a worker started by launch(): no process group is initialised")
     world = dist.get_world_size()
     parts = [torch.empty_like(x) for _ in range(world)]
     dist.all_gather(parts, x.contiguous())

@@ -10,9 +10,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .base.validation import require_array, require_int, require_pair
+from .base.validation import require_array, require_int, require_pair, require_str_list
 from .models.dual_encoder import encode_images, encode_texts
-from .shapes_world import Scenes
+from .shapes_world import Scenes, require_scenes
 
 
 def rank_gallery(
@@ -56,6 +56,10 @@ def label_recall_at_k(similarity: torch.Tensor | np.ndarray, query_labels, galle
 
 def retrieval_metrics(model, tokenizer, scenes: Scenes, captions: Sequence[str]) -> dict[str, float]:
     """Recall@1 and @5 in both directions for paired scenes and captions (pair i = scene i, caption i)."""
+    require_scenes("scenes", scenes)
+    captions = require_str_list("captions", captions)
+    if len(captions) != len(scenes):
+        raise ValueError(f"captions must hold one caption per scene: got {len(captions)} for {len(scenes)} scenes")
     sim = encode_images(model, scenes.images) @ encode_texts(model, tokenizer, captions).T
     k5 = min(5, len(captions))
     return {

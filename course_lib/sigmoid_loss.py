@@ -64,6 +64,7 @@ def pair_loss(logit: float, label: int) -> float:
 
 def stable_sigmoid(x: float) -> float:
     """sigmoid(x) = 1 / (1 + exp(-x)) without overflow for large |x| (exp of a non-positive number only)."""
+    x = require_finite("x", x)
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)

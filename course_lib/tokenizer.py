@@ -59,6 +59,7 @@ def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
 
 def known_words(tokenizer: PreTrainedTokenizerFast) -> list[str]:
     """The tokenizer's words, sorted, without the special tokens."""
+    require_tokenizer("tokenizer", tokenizer)
     return sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
 
 

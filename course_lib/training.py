@@ -74,7 +74,7 @@ class ProgressBar:
 def step_seed(seed: int, step: int) -> int:
     """The data seed of training step `step` in a run seeded `seed`: seed * 1_000_003 + step (runs are
     repeatable, and runs with different seeds draw different batches)."""
-    return seed * 1_000_003 + step
+    return require_int("seed", seed, low=0) * 1_000_003 + require_int("step", step, low=0)
 
 
 def cosine_lr(step: int, steps: int, warmup_steps: int) -> float:

@@ -148,7 +148,7 @@ def zero_shot_accuracy(
 ) -> dict[str, float]:
     """Top-1 accuracy over all colour x shape prompts on single-object scenes, split into
     seen and held-out compositions: {'seen': ..., 'held_out': ..., 'n_seen': ..., 'n_held_out': ...}."""
-    if (scenes.n_objects != 1).any():
+    if (require_scenes("scenes", scenes).n_objects != 1).any():
         raise ValueError("zero_shot_accuracy needs single-object scenes (generate_scenes(..., max_objects=1))")
     pred = zero_shot_predict(encode_images(model, scenes.images), text_prototypes(model, tokenizer, prompts(template)))
     return split_accuracy(pred.numpy(), scenes)
@@ -236,8 +236,8 @@ def selective_metrics(
 
 def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, title: str = "risk-coverage") -> plt.Axes:
     """One risk-coverage line per entry of {label: (confidences, correct)}; lower is better."""
-    if not curves:
-        raise ValueError("curves is empty: pass {label: (confidences, correct)}")
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves must be a non-empty dict {{label: (confidences, correct)}}, got {describe(curves)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.5))
     for label, (conf, correct) in curves.items():
@@ -257,7 +257,7 @@ def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, tit
 
 
 def _swap_first_two(scenes: Scenes, fields: Sequence[str]) -> Scenes:
-    if len(scenes) == 0 or (scenes.n_objects < 2).any():
+    if len(require_scenes("scenes", scenes)) == 0 or (scenes.n_objects < 2).any():
         raise ValueError(
             "the probe needs scenes with at least 2 objects (generate_scenes(..., min_objects=2, max_objects=2))"
         )
@@ -286,7 +286,7 @@ def binding_swap_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
 def recolor_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
     """(true, recoloured) captions where the second object gets the first colour absent from the
     scene: a control whose false caption has different words (a bag of words can tell them apart)."""
-    _swap_first_two(scenes, ())  # same input check: at least 2 objects
+    _swap_first_two(require_scenes("scenes", scenes), ())  # same input check: at least 2 objects
     colors = scenes.colors.copy()
     for i, row in enumerate(colors):
         colors[i, 1] = next(c for c in range(len(COLORS)) if c not in row)

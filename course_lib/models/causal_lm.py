@@ -116,6 +116,7 @@ def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, 
 @torch.no_grad()
 def perplexity(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> float:
     """exp(mean next-token loss) over `texts` (one batch)."""
+    require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from load_tiny_lm()[0]")
     model.eval()
     return float(torch.exp(lm_loss(model, text_batch(tokenizer, texts))))
 

@@ -41,6 +41,7 @@ from ..shapes_world import (
     make_captions,
     off_palette_colors,
     repaint,
+    require_scenes,
 )
 from ..sigmoid_loss import sigmoid_loss
 from ..tokenizer import require_known_words
@@ -159,6 +160,7 @@ def described_by(
     a multi-object caption only of images with the identical caption; a caption naming a colour
     is never true of a repainted image (repainted: (B,) bool, default none).
     templates: (B,) index into TEMPLATES of each caption, -1 for multi-object captions."""
+    require_scenes("scenes", scenes)
     single = scenes.n_objects == 1
     true = single[:, None] & single[None, :]
     for field, values in (
@@ -256,6 +258,7 @@ def clip_softmax_loss(
 ) -> torch.Tensor:
     """CLIP's symmetric softmax loss at the model's scale exp(logit_scale); with a positives mask
     that marks more than the diagonal, the multi-positive version."""
+    require_dual_encoder("model", model)
     logits = clip_logits(image_emb, text_emb, model.logit_scale.exp())
     if positives is None or int(positives.sum()) == len(positives):
         return symmetric_info_nce(logits)
@@ -266,6 +269,7 @@ def clip_ignore_duplicates_loss(
     image_emb: torch.Tensor, text_emb: torch.Tensor, model, positives: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Plain CLIP loss that treats duplicate captions as negatives (the false-negative baseline)."""
+    require_dual_encoder("model", model)
     return symmetric_info_nce(clip_logits(image_emb, text_emb, model.logit_scale.exp()))
 
 
@@ -274,6 +278,7 @@ def siglip_batch_loss(
 ) -> torch.Tensor:
     """The sigmoid loss at the model's t = exp(logit_scale) and b = logit_bias (a SiglipModel).
     Duplicate captions (positives off the diagonal) are simply more +1 labels."""
+    require_dual_encoder("model", model)
     return sigmoid_loss(image_emb, text_emb, model.logit_scale.exp(), model.logit_bias, positives)
 
 
@@ -288,6 +293,10 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 
 def embed_batch(model, tokenizer, batch: ImageTextBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised (B, D) image and text embeddings of a batch, with gradients."""
+    require_dual_encoder("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    if not isinstance(batch, ImageTextBatch):
+        raise TypeError(f"batch must be an ImageTextBatch from image_text_batch(), got {describe(batch)}")
     pixels = to_pixel_values(batch.scenes.images)
     enc = tokenizer(batch.captions, padding=True, return_tensors="pt")
     image = _as_tensor(model.get_image_features(pixel_values=pixels))

@@ -40,6 +40,7 @@ from ..base.validation import (
     require_instance,
     require_int,
     require_model,
+    require_sequence,
     require_str,
     require_str_list,
     require_tokenizer,
@@ -47,7 +48,16 @@ from ..base.validation import (
 )
 from ..budgets import tokens_per_image
 from ..patches import num_patches
-from ..shapes_world import MAX_SCENES, QA, QUESTION_TYPES, Scenes, generate_scenes, make_captions, make_vqa
+from ..shapes_world import (
+    MAX_SCENES,
+    QA,
+    QUESTION_TYPES,
+    Scenes,
+    generate_scenes,
+    make_captions,
+    make_vqa,
+    require_scenes,
+)
 from ..tokenizer import IMAGE, encode, require_known_words
 from ..training import TrainResult, step_seed, train
 from .causal_lm import lm_loss
@@ -382,8 +392,11 @@ def eval_set(n_questions: int, seed: int) -> tuple[Scenes, list[QA]]:
 def vqa_metrics(qa: Sequence[QA], predictions: Sequence[str]) -> dict[str, float]:
     """Exact-match accuracy per question type and overall, and the hallucination yes-rate:
     the share of 'is there a ...' questions about absent objects answered 'yes'."""
+    qa, predictions = require_sequence("qa", qa), require_str_list("predictions", predictions)
+    if not all(isinstance(q, QA) for q in qa):
+        raise TypeError(f"qa must be a list of QA items from make_vqa() or eval_set(), got {short_repr(qa)}")
     if len(qa) != len(predictions):
-        raise ValueError(f"got {len(qa)} questions but {len(predictions)} predictions")
+        raise ValueError(f"got {len(qa)} questions (qa) but {len(predictions)} predictions")
     right = np.array([p == q.answer for q, p in zip(qa, predictions)])
     kinds = np.array([q.kind for q in qa])
     metrics = {k: float(right[kinds == k].mean()) for k in QUESTION_TYPES if (kinds == k).any()}
@@ -402,6 +415,7 @@ def evaluate(
     blind: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
     """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images)."""
+    require_scenes("scenes", scenes)
     images = None if blind else scenes.images[[q.scene for q in qa]]
     predictions = generate_answers(model, tokenizer, images, [q.question for q in qa])
     return vqa_metrics(qa, predictions), predictions
