@@ -18,7 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base.validation import require_array, require_index, require_pair, require_positive, require_sequence
+from .base.validation import (
+    as_float_array,
+    require_array,
+    require_index,
+    require_pair,
+    require_positive,
+    require_sequence,
+)
 
 # The 4x4 walkthrough: 4 images (rows) x 4 captions (columns), first row [0.9, 0.1, 0.2, 0.0],
 # each row's largest cosine on the diagonal.
@@ -49,7 +56,7 @@ def l2_normalize(x: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray
     require_array("x", x, ndim=2, finite=True)
     if isinstance(x, torch.Tensor):
         return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
-    x = np.asarray(x, dtype=float)
+    x = as_float_array("x", x)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
@@ -102,7 +109,7 @@ def walkthrough(
 ) -> Walkthrough:
     """Compute the loss step by step. `decimals` rounds every intermediate (exps, sums,
     probabilities, cross-entropies) as a hand calculation would; None keeps full precision."""
-    cosines = np.asarray(cosines, dtype=float)
+    cosines = as_float_array("cosines", cosines)
     _require_square("cosines", cosines)
     tau = require_positive("tau", tau)
     r = (lambda a: a) if decimals is None else (lambda a: np.round(a, decimals))
@@ -162,7 +169,7 @@ def walkthrough_table(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
 
 def info_nce_numpy(logits: np.ndarray) -> float:
     """Mean cross-entropy of each row of (B, B) logits with the diagonal as target (log-sum-exp, stable)."""
-    logits = np.asarray(logits, dtype=float)
+    logits = as_float_array("logits", logits)
     _require_square("logits", logits)
     return float(np.mean(_logsumexp(logits, axis=1) - np.diag(logits)))
 
@@ -199,7 +206,7 @@ def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: float | to
 def softmax_minus_onehot(logits: np.ndarray | torch.Tensor, axis: int = 1) -> np.ndarray:
     """Gradient of the mean image->text InfoNCE loss w.r.t. (B, B) logits: (softmax - I) / B.
     Negative on the diagonal (pull the pair together), positive elsewhere (push negatives apart)."""
-    logits = np.asarray(logits.detach() if hasattr(logits, "detach") else logits, dtype=float)
+    logits = as_float_array("logits", logits)
     _require_square("logits", logits)
     p = np.exp(logits - logits.max(axis=axis, keepdims=True))
     p = p / p.sum(axis=axis, keepdims=True)

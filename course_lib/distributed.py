@@ -438,6 +438,7 @@ def comparison_table(table: Sequence[dict[str, Any]], memory: bool = False) -> s
 
 def plot_comparison(table: Sequence[dict[str, Any]]):
     """Bytes sent and peak extra memory per rank against the global batch N, one line per method and b."""
+    table = require_sequence("table", table)
     import matplotlib.pyplot as plt
 
     from .plots import legend_with_colours

@@ -228,7 +228,7 @@ def attention_cost(
 
 def cost_table(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int = 768, cls_token: bool = True) -> str:
     """A text table of `attention_cost` per square resolution, with ratios to the first row."""
-    if isinstance(image_sizes, (int, str)) or len(image_sizes) == 0:
+    if isinstance(image_sizes, (int, str)) or not isinstance(image_sizes, (list, tuple, range)) or not image_sizes:
         raise ValueError(f"image_sizes must be a non-empty list of sizes, got {image_sizes!r}")
     costs = [attention_cost(s, patch_size, hidden_size=hidden_size, cls_token=cls_token) for s in image_sizes]
     first = costs[0]
@@ -247,6 +247,8 @@ def cost_table(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int 
 def plot_attention_cost(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int = 768) -> plt.Figure:
     """Tokens, attention entries and FLOPs per layer vs square resolution (log scales), each as a
     multiple of its value at the smallest size; plus the share of FLOPs spent in attention."""
+    if isinstance(image_sizes, (int, str)) or not isinstance(image_sizes, (list, tuple, range)) or not image_sizes:
+        raise ValueError(f"image_sizes must be a non-empty list of sizes, got {image_sizes!r}")
     sizes = sorted(image_sizes)
     costs = [attention_cost(s, patch_size, hidden_size=hidden_size) for s in sizes]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))

@@ -7,7 +7,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .base.validation import require_array, require_int
+from .base.validation import as_float_array, require_array, require_int
 
 TITLE_FONTSIZE = 7
 
@@ -67,7 +67,7 @@ def plot_heatmap(
     cmap: str = "viridis",
 ) -> plt.Axes:
     """Annotated heatmap of a 2-D matrix (annotations only when it is small)."""
-    m = np.asarray(matrix.detach() if hasattr(matrix, "detach") else matrix, dtype=float)
+    m = as_float_array("matrix", matrix)
     require_array("matrix", m, ndim=2)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(0.6 * m.shape[1] + 2, 9), min(0.5 * m.shape[0] + 1.5, 8)))
@@ -90,7 +90,7 @@ def plot_loss_curve(losses: Sequence[float], title: str = "training loss", ax: p
     """Loss per step, with a moving average when there are many steps."""
     if isinstance(losses, (str, bytes)) or not hasattr(losses, "__len__"):
         raise TypeError(f"losses must be a list of numbers (e.g. result.losses), got {type(losses).__name__}")
-    y = np.asarray(losses, dtype=float)
+    y = as_float_array("losses", losses)
     require_array("losses", y, ndim=1, nonempty=True)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))

@@ -104,6 +104,14 @@ def require_sequence(name: str, value: Any, *, allow_empty: bool = False) -> lis
     return list(value)
 
 
+def as_float_array(name: str, x: Any) -> np.ndarray:
+    """`x` (a list, numpy array or torch tensor of numbers) as a float numpy array, else TypeError naming `name`."""
+    try:
+        return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers (a list, array or tensor), got {describe(x)}") from None
+
+
 def require_index(name: str, value: Any, size: int, what: str = "items") -> int:
     """Return `value` as an int in [0, size), naming the range in the message."""
     if size <= 0:

@@ -96,6 +96,9 @@ def text_batch(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> dict
 
 def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token cross-entropy over the labelled positions (the model shifts the labels)."""
+    if not isinstance(batch, dict) or "labels" not in batch:
+        raise TypeError(f"batch must be a dict with input_ids, attention_mask and labels (from text_batch), "
+                        f"got {type(batch).__name__}")
     return model(**batch).loss
 
 
