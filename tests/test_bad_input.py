@@ -24,7 +24,7 @@ from course_lib.exercises.core import check
 from course_lib.models import dual_encoder, llava
 from course_lib.tokenizer import build_tokenizer, encode, save_tokenizer
 
-FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLEAR = (TypeError, ValueError, FileNotFoundError)
 SCENES = shapes_world.generate_scenes(6, seed=0)
 TOKENIZER = build_tokenizer()
