@@ -349,7 +349,10 @@ def generate_answers(
     batch_size = require_int("batch_size", batch_size, low=1)
     max_new_tokens = require_int("max_new_tokens", max_new_tokens, low=1, high=64)
     if images is not None:
-        require_array("images", images, ndim=4, dtype="uint8", shape=(len(questions), None, None, 3))
+        require_array("images", images, ndim=4, dtype="uint8")
+        if len(images) != len(questions):
+            raise ValueError(f"got {len(images)} images but {len(questions)} questions: pass one question per image")
+        require_array("images", images, shape=(len(questions), None, None, 3))
         size = model.config.vision_config.image_size
         if images.shape[1:3] != (size, size):
             raise ValueError(
