@@ -17,7 +17,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .base.validation import require_array, require_budget, require_choice, require_int, require_positive
+from .base.validation import (
+    as_float_array,
+    require_array,
+    require_budget,
+    require_choice,
+    require_int,
+    require_positive,
+)
 from .plots import legend_with_colours
 
 # How to make a size that does not divide by the patch size fit (see `fitted_size`).
@@ -319,7 +326,7 @@ def vision_position_embeddings(model: Any) -> np.ndarray:
 def position_similarity(pos_emb: Any, grid_h: int, grid_w: int) -> np.ndarray:
     """(grid_h * grid_w, D) position embeddings -> (grid_h, grid_w, grid_h, grid_w) cosine
     similarities: [i, j] is the map of patch (i, j) against every patch position."""
-    e = np.asarray(pos_emb.detach().cpu() if hasattr(pos_emb, "detach") else pos_emb, dtype=np.float64)
+    e = as_float_array("pos_emb", pos_emb)
     require_array("pos_emb", e, ndim=2)
     gh, gw = require_int("grid_h", grid_h, low=1), require_int("grid_w", grid_w, low=1)
     if e.shape[0] != gh * gw:

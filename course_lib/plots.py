@@ -49,6 +49,8 @@ def legend_with_colours(ax: plt.Axes, **kwargs) -> None:
     """`ax.legend(**kwargs)` with each line's colour named in its label, e.g. "clip (blue)"."""
     from matplotlib.colors import to_hex
 
+    if not hasattr(ax, "get_lines"):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
     for line in ax.get_lines():
         name = CYCLE_NAMES.get(to_hex(line.get_color()))
         label = line.get_label()

@@ -107,9 +107,10 @@ def _require_scale_bias(scale, bias) -> None:
         raise ValueError(f"bias must be one finite number, got {bias!r}")
 
 
-def _require_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor, same_rows: bool = False) -> None:
-    require_pair("image_emb", image_emb, "text_emb", text_emb, dtype="f", torch_only=True, same_rows=same_rows)
-    for name, x in (("image_emb", image_emb), ("text_emb", text_emb)):
+def _require_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor, same_rows: bool = False,
+                        names: tuple[str, str] = ("image_emb", "text_emb")) -> None:
+    require_pair(names[0], image_emb, names[1], text_emb, dtype="f", torch_only=True, same_rows=same_rows)
+    for name, x in zip(names, (image_emb, text_emb)):
         if x.shape[0] == 0:
             raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
 
@@ -152,6 +153,7 @@ def block_loss_sum(
     texts col_start.. A pair is positive where the global indices agree (row_start + i == col_start + j).
     Chunked and ring computations add these sums up and divide by N once."""
     row_start, col_start = require_int("row_start", row_start, low=0), require_int("col_start", col_start, low=0)
+    _require_embeddings(image_block, text_block, names=("image_block", "text_block"))
     logits = sigmoid_logits(image_block, text_block, scale, bias)
     rows = torch.arange(row_start, row_start + logits.shape[0])[:, None]
     cols = torch.arange(col_start, col_start + logits.shape[1])[None, :]
