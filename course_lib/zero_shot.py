@@ -347,8 +347,8 @@ def count_prompts(template: str = "there {is} {count} object{s}") -> list[str]:
     template: contains {count}; {is} and {s} (optional) agree with it: 'is'/'are' and ''/'s'."""
     if not isinstance(template, str) or "{count}" not in template:
         raise ValueError(f"template must be a string containing {{count}}, got {template!r}")
-    return [fill_template(template, count=COUNT_WORDS[n], **{"is": "is" if n == 1 else "are", "s": "" if n == 1 else "s"})
-            for n in range(1, MAX_OBJECTS + 1)]
+    agree = {n: {"is": "is" if n == 1 else "are", "s": "" if n == 1 else "s"} for n in range(1, MAX_OBJECTS + 1)}
+    return [fill_template(template, count=COUNT_WORDS[n], **agree[n]) for n in range(1, MAX_OBJECTS + 1)]
 
 
 # ---- linear probe and few-shot ------------------------------------------------------------------
