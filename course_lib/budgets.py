@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .base.validation import require_choice, require_int, require_positive
+from .base.validation import describe, require_choice, require_finite, require_instance, require_int, require_positive
 from .patches import num_patches
 
 # The strategies of LLaVA's vision_feature_select_strategy: "default" drops the class token.
@@ -41,7 +41,10 @@ def select_best_resolution(original_size: tuple[int, int], pinpoints: Sequence[t
     """The AnyRes canvas (height, width) for an image of original_size (height, width): the pinpoint
     that keeps the most of the image's pixels after an aspect-preserving resize, ties broken by the
     least padding."""
-    h, w = (require_int("height", original_size[0], low=1), require_int("width", original_size[1], low=1))
+    if not isinstance(original_size, (tuple, list)) or len(original_size) != 2:
+        raise TypeError(f"original_size must be a (height, width) pair, got {describe(original_size)}")
+    h, w = (require_int("original_size (height)", original_size[0], low=1),
+            require_int("original_size (width)", original_size[1], low=1))
     if len(pinpoints) == 0:
         raise ValueError("pinpoints is empty: give at least one (height, width) canvas")
     best, best_key = None, None
@@ -137,6 +140,8 @@ def kv_cache_bytes(tokens: int, *, layers: int, kv_heads: int, head_dim: int,
 
 def lm_kv_bytes(tokens: int, lm: LMShape, dtype: str = "fp16", batch: int = 1) -> float:
     """kv_cache_bytes for an LMShape and a dtype name in DTYPE_BYTES."""
+    require_instance("lm", lm, LMShape, f"an LMShape (e.g. LM_SHAPES[{next(iter(LM_SHAPES))!r}])",
+                     f"look the name up first: LM_SHAPES[{lm!r}]" if isinstance(lm, str) else "")
     require_choice("dtype", dtype, list(DTYPE_BYTES))
     return kv_cache_bytes(tokens, layers=lm.layers, kv_heads=lm.kv_heads, head_dim=lm.head_dim,
                           bytes_per_element=DTYPE_BYTES[dtype], batch=batch)
@@ -145,6 +150,9 @@ def lm_kv_bytes(tokens: int, lm: LMShape, dtype: str = "fp16", batch: int = 1) -
 def config_kv_bytes(config: Any, tokens: int, bytes_per_element: float = 4, batch: int = 1) -> float:
     """kv_cache_bytes from a transformers decoder config (num_hidden_layers, num_key_value_heads,
     head_dim or hidden_size / num_attention_heads)."""
+    if not all(hasattr(config, a) for a in ("num_hidden_layers", "num_attention_heads", "hidden_size")):
+        raise TypeError(f"config must be a decoder LM config (e.g. lm.config), got {describe(config)}; "
+                        "for a LLaVA pass model.config.text_config")
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
     return kv_cache_bytes(tokens, layers=config.num_hidden_layers, kv_heads=kv_heads, head_dim=head_dim,
@@ -155,13 +163,16 @@ def cache_nbytes(cache: Any) -> int:
     """Bytes held by the key and value tensors of a transformers cache (e.g. a DynamicCache)."""
     layers = getattr(cache, "layers", None)
     if layers is None:
-        raise TypeError(f"expected a transformers Cache with .layers, got {type(cache).__name__}")
+        raise TypeError(f"cache must be a transformers Cache with .layers (e.g. out.past_key_values), "
+                        f"got {describe(cache)}")
     return sum(t.numel() * t.element_size() for layer in layers for t in (layer.keys, layer.values) if t is not None)
 
 
 def format_bytes(n: float) -> str:
     """Human-readable bytes in binary units, e.g. '1.00 GiB'."""
-    n = float(n)
+    n = require_finite("n", n)
+    if n < 0:
+        raise ValueError(f"n must be a number of bytes >= 0, got {n}")
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"

@@ -18,7 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base.validation import require_array, require_pair, require_positive
+from .base.validation import (
+    as_float_array,
+    require_array,
+    require_index,
+    require_pair,
+    require_positive,
+    require_sequence,
+)
 
 # The 4x4 walkthrough: 4 images (rows) x 4 captions (columns), first row [0.9, 0.1, 0.2, 0.0],
 # each row's largest cosine on the diagonal.
@@ -34,8 +41,10 @@ CLIP_INIT_TAU = 0.07
 MAX_LOGIT_SCALE = 100.0
 
 
-def _require_square(name: str, m) -> None:
-    require_array(name, m, ndim=2)
+def _require_square(name: str, m, torch_only: bool = False) -> None:
+    require_array(name, m, ndim=2, torch_only=torch_only, finite=True)
+    if torch_only and not m.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {m.dtype}; convert it with .float()")
     if m.shape[0] != m.shape[1] or m.shape[0] == 0:
         raise ValueError(
             f"{name} must be a non-empty square (B, B) matrix (pair i is row i, column i), got shape {tuple(m.shape)}"
@@ -44,10 +53,10 @@ def _require_square(name: str, m) -> None:
 
 def l2_normalize(x: np.ndarray | torch.Tensor, eps: float = 1e-12) -> np.ndarray | torch.Tensor:
     """Rows of a (B, D) numpy array or tensor scaled to unit length."""
-    require_array("x", x, ndim=2)
+    require_array("x", x, ndim=2, finite=True)
     if isinstance(x, torch.Tensor):
         return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
-    x = np.asarray(x, dtype=float)
+    x = as_float_array("x", x)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
@@ -55,7 +64,7 @@ def cosine_matrix(
     image_emb: np.ndarray | torch.Tensor, text_emb: np.ndarray | torch.Tensor
 ) -> np.ndarray | torch.Tensor:
     """(B, B) cosine similarities of (B, D) image and text embeddings: normalise, then dot."""
-    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True)
+    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True, dtype="f")
     return l2_normalize(image_emb) @ l2_normalize(text_emb).T
 
 
@@ -100,25 +109,47 @@ def walkthrough(
 ) -> Walkthrough:
     """Compute the loss step by step. `decimals` rounds every intermediate (exps, sums,
     probabilities, cross-entropies) as a hand calculation would; None keeps full precision."""
-    cosines = np.asarray(cosines, dtype=float)
+    cosines = as_float_array("cosines", cosines)
     _require_square("cosines", cosines)
     tau = require_positive("tau", tau)
     r = (lambda a: a) if decimals is None else (lambda a: np.round(a, decimals))
     logits = cosines / tau
-    exps = r(np.exp(logits))
+    with np.errstate(over="ignore"):
+        exps = r(np.exp(logits))  # shown as a hand calculation; may overflow to inf at tiny tau
     row_sums = r(exps.sum(axis=1))
     col_sums = r(exps.sum(axis=0))
-    row_probs = r(exps / row_sums[:, None])
-    col_probs = r(exps / col_sums[None, :])
-    row_ce = r(-np.log(np.diag(row_probs)))
-    col_ce = r(-np.log(np.diag(col_probs)))
+    if decimals is not None and np.isfinite(exps).all() and (np.diag(exps) > 0).all():
+        row_probs = r(exps / row_sums[:, None])
+        col_probs = r(exps / col_sums[None, :])
+        row_ce = r(-np.log(np.diag(row_probs)))
+        col_ce = r(-np.log(np.diag(col_probs)))
+    else:  # log-sum-exp: subtract each row's (column's) max before exponentiating, so nothing overflows
+        lse_rows = _logsumexp(logits, axis=1)
+        lse_cols = _logsumexp(logits, axis=0)
+        row_probs = r(np.exp(logits - lse_rows[:, None]))
+        col_probs = r(np.exp(logits - lse_cols[None, :]))
+        row_ce = r(lse_rows - np.diag(logits))
+        col_ce = r(lse_cols - np.diag(logits))
     return Walkthrough(cosines, tau, logits, exps, row_sums, row_probs, row_ce, col_sums, col_probs, col_ce)
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    m = a.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(a - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def _require_walkthrough(w) -> None:
+    if not isinstance(w, Walkthrough):
+        raise TypeError(f"w must be the Walkthrough returned by walkthrough(), got {type(w).__name__}")
 
 
 def walkthrough_table(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
     """The walkthrough as text, 4 decimals: per row (image i -> texts) and per column
     (text j -> images) the exps, their sum, p(correct) and the cross-entropy; then the losses."""
+    _require_walkthrough(w)
     n = len(w.cosines)
+    if rows is not None:
+        rows = [require_index("rows", i, n, "rows") for i in require_sequence("rows", rows)]
     lines = [f"tau = {w.tau:g}  (logits = cosine / tau)"]
     for axis, name in ((1, "row"), (0, "col")):
         sums, probs, ce = (w.row_sums, w.row_probs, w.row_ce) if axis == 1 else (w.col_sums, w.col_probs, w.col_ce)
@@ -138,29 +169,30 @@ def walkthrough_table(w: Walkthrough, rows: Sequence[int] | None = None) -> str:
 
 def info_nce_numpy(logits: np.ndarray) -> float:
     """Mean cross-entropy of each row of (B, B) logits with the diagonal as target (log-sum-exp, stable)."""
-    logits = np.asarray(logits, dtype=float)
+    logits = as_float_array("logits", logits)
     _require_square("logits", logits)
-    m = logits.max(axis=1, keepdims=True)
-    log_z = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
-    return float(np.mean(log_z - np.diag(logits)))
+    return float(np.mean(_logsumexp(logits, axis=1) - np.diag(logits)))
 
 
 def info_nce_torch(logits: torch.Tensor) -> torch.Tensor:
     """Same as info_nce_numpy for a (B, B) tensor, differentiable: mean over rows of -log_softmax[i, i]."""
-    _require_square("logits", logits)
+    _require_square("logits", logits, torch_only=True)
     return -torch.log_softmax(logits, dim=1).diagonal().mean()
 
 
 def symmetric_info_nce(logits: torch.Tensor) -> torch.Tensor:
     """(image->text + text->image) / 2 for (B, B) logits with images as rows."""
+    _require_square("logits", logits, torch_only=True)
     return (info_nce_torch(logits) + info_nce_torch(logits.T)) / 2
 
 
 def clip_logits(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
     """(B, B) logits_per_image = scale * cos(image i, text j); scale = 1 / tau = exp(logit_scale)."""
-    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True)
+    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True, dtype="f", torch_only=True)
     if not isinstance(scale, torch.Tensor):
         scale = require_positive("scale", scale)
+    elif not bool(torch.isfinite(scale).all()):
+        raise ValueError(f"scale (the logit scale, 1 / temperature) is {scale.detach()}: training diverged; lower lr")
     elif not bool((scale > 0).all()):
         raise ValueError(f"scale must be > 0 (it is 1 / temperature), got {scale}")
     return scale * l2_normalize(image_emb) @ l2_normalize(text_emb).T
@@ -174,7 +206,7 @@ def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: float | to
 def softmax_minus_onehot(logits: np.ndarray | torch.Tensor, axis: int = 1) -> np.ndarray:
     """Gradient of the mean image->text InfoNCE loss w.r.t. (B, B) logits: (softmax - I) / B.
     Negative on the diagonal (pull the pair together), positive elsewhere (push negatives apart)."""
-    logits = np.asarray(logits.detach() if hasattr(logits, "detach") else logits, dtype=float)
+    logits = as_float_array("logits", logits)
     _require_square("logits", logits)
     p = np.exp(logits - logits.max(axis=axis, keepdims=True))
     p = p / p.sum(axis=axis, keepdims=True)
@@ -194,7 +226,9 @@ def clamp_logit_scale(model: torch.nn.Module, max_scale: float = MAX_LOGIT_SCALE
     Call it after each optimiser step: CLIPModel's forward does not clamp."""
     max_scale = require_positive("max_scale", max_scale)
     if not hasattr(model, "logit_scale"):
-        raise TypeError(f"{type(model).__name__} has no logit_scale parameter")
+        raise TypeError(
+            f"model must be a CLIP-style model with a logit_scale (load_tiny_clip()[0]), got {type(model).__name__}"
+        )
     with torch.no_grad():
         model.logit_scale.clamp_(max=math.log(max_scale))
 
@@ -208,9 +242,7 @@ def duplicate_audit(keys: Sequence[str]) -> dict[str, int]:
     Returns n, unique (distinct keys), in_duplicates (items whose key occurs more than once) and
     false_negative_pairs (ordered off-diagonal pairs (i, j) with equal keys, treated as negatives).
     """
-    keys = list(keys)
-    if not keys:
-        raise ValueError("keys is empty")
+    keys = require_sequence("keys", keys)
     counts = Counter(keys)
     return {
         "n": len(keys),
@@ -222,18 +254,20 @@ def duplicate_audit(keys: Sequence[str]) -> dict[str, int]:
 
 def positive_mask(keys: Sequence) -> torch.Tensor:
     """(B, B) boolean: item i and item j are a positive pair (equal keys). The diagonal is always True."""
-    codes = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    keys = require_sequence("keys", keys)
+    try:
+        codes = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    except TypeError:
+        raise TypeError(f"keys must hold hashable items (strings or ints), got {type(keys[0]).__name__}") from None
     ids = torch.tensor([codes[k] for k in keys])
-    if len(ids) == 0:
-        raise ValueError("keys is empty")
     return ids[:, None] == ids[None, :]
 
 
 def multi_positive_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """Symmetric cross-entropy of (B, B) logits against soft targets spread evenly over each
     row's (and column's) positives. With only the diagonal positive it equals symmetric_info_nce."""
-    _require_square("logits", logits)
-    require_array("positives", positives, shape=tuple(logits.shape))
+    _require_square("logits", logits, torch_only=True)
+    require_array("positives", positives, shape=tuple(logits.shape), dtype="b", torch_only=True)
     if not bool(positives.diagonal().all()):
         raise ValueError("positives must include the diagonal (each image matches its own caption)")
     target = positives.float()
@@ -244,7 +278,7 @@ def multi_positive_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.
 
 def reference_cross_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The library's view: F.cross_entropy on rows and on columns with targets arange(B)."""
-    _require_square("logits", logits)
+    _require_square("logits", logits, torch_only=True)
     target = torch.arange(len(logits))
     return F.cross_entropy(logits, target), F.cross_entropy(logits.T, target)
 
@@ -255,6 +289,7 @@ def reference_cross_entropy(logits: torch.Tensor) -> tuple[torch.Tensor, torch.T
 def plot_walkthrough(w: Walkthrough, labels: Sequence[str] | None = None):
     """Three heatmaps: the cosine matrix, its row softmax (image -> text) and column softmax
     (text -> image) at the walkthrough's temperature; the title gives the three losses."""
+    _require_walkthrough(w)
     import matplotlib.pyplot as plt
 
     from .plots import plot_heatmap

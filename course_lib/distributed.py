@@ -38,7 +38,14 @@ import torch.distributed as dist
 import torch.multiprocessing as tmp
 import torch.nn.functional as F
 
-from .base.validation import require_choice, require_int, require_positive
+from .base.validation import (
+    require_budget,
+    require_choice,
+    require_int,
+    require_pair,
+    require_positive,
+    require_sequence,
+)
 from .contrastive import clip_loss
 from .sigmoid_loss import block_loss_sum, sigmoid_loss, sigmoid_loss_chunked
 
@@ -46,6 +53,8 @@ HOST = "127.0.0.1"
 
 
 # ---- launching -----------------------------------------------------------------------------------
+
+MAX_WORLD_SIZE = 64  # simulated ranks on one laptop: more is never what a learner meant
 
 
 def loopback_interface() -> str:
@@ -81,7 +90,7 @@ def launch(worker: Callable, world_size: int, args: Sequence[Any] = (), timeout:
     worker must be importable (defined in a module, not in a notebook). Raises RuntimeError naming
     the first rank that failed (the others are stopped) and TimeoutError after `timeout` seconds.
     """
-    world_size = require_int("world_size", world_size, low=1, high=64)
+    world_size = require_int("world_size", world_size, low=1, high=MAX_WORLD_SIZE)
     timeout = require_positive("timeout", timeout)
     if (
         not callable(worker)
@@ -238,6 +247,7 @@ def shard(seed: int, rank: int, b: int, dim: int) -> tuple[torch.Tensor, torch.T
     """Rank `rank`'s (b, dim) image and text embeddings, L2-normalised; text i is a noisy copy of image i.
     Seeded by (seed, rank), so the parent can rebuild the global batch."""
     b, dim = require_int("b", b, low=1), require_int("dim", dim, low=1)
+    require_budget("b or dim", 2 * 4 * b * dim, f"a ({b}, {dim}) shard")
     g = torch.Generator().manual_seed(require_int("seed", seed, low=0) * 10_007 + require_int("rank", rank, low=0))
     image = torch.randn(b, dim, generator=g)
     text = image + 1.5 * torch.randn(b, dim, generator=g)
@@ -246,7 +256,10 @@ def shard(seed: int, rank: int, b: int, dim: int) -> tuple[torch.Tensor, torch.T
 
 def global_batch(seed: int, world_size: int, b: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The (W * b, dim) image and text embeddings that the W ranks hold between them, in rank order."""
-    parts = [shard(seed, r, b, dim) for r in range(require_int("world_size", world_size, low=1))]
+    world_size = require_int("world_size", world_size, low=1, high=MAX_WORLD_SIZE)
+    b, dim = require_int("b", b, low=1), require_int("dim", dim, low=1)
+    require_budget("world_size, b or dim", 16 * world_size * b * dim, f"a global batch of {world_size} x {b} rows")
+    parts = [shard(seed, r, b, dim) for r in range(world_size)]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
@@ -264,6 +277,8 @@ class Traffic:
 def all_gather(x: torch.Tensor, traffic: Traffic) -> torch.Tensor:
     """(W * b, ...) concatenation of every rank's (b, ...) tensor. A ring all-gather (gloo's) sends
     this rank's block to W - 1 ranks."""
+    if not dist.is_initialized():
+        raise ValueError("all_gather runs inside a worker started by launch(): no process group is initialised")
     world = dist.get_world_size()
     parts = [torch.empty_like(x) for _ in range(world)]
     dist.all_gather(parts, x.contiguous())
@@ -271,11 +286,18 @@ def all_gather(x: torch.Tensor, traffic: Traffic) -> torch.Tensor:
     return torch.cat(parts)
 
 
+def _require_rank_inputs(image, text) -> None:
+    require_pair("image", image, "text", text, same_rows=True, dtype="f", torch_only=True)
+    if not dist.is_initialized():
+        raise ValueError("this loss runs inside a worker started by launch(): no process group is initialised")
+
+
 def clip_all_gather_loss(image: torch.Tensor, text: torch.Tensor, scale: float, traffic: Traffic) -> torch.Tensor:
     """Symmetric softmax CLIP loss of the global batch from this rank's (b, D) normalised embeddings.
 
     Each rank gathers all N images and texts, computes the cross-entropy of its b rows (its images
     against all texts) and its b columns (its texts against all images), and the ranks sum."""
+    _require_rank_inputs(image, text)
     rank, b = dist.get_rank(), image.shape[0]
     images, texts = all_gather(image, traffic), all_gather(text, traffic)  # (N, D) each
     target = torch.arange(rank * b, (rank + 1) * b)
@@ -294,6 +316,7 @@ def siglip_ring_loss(
     At hop s the rank holds the texts of rank (rank - s) mod W: it starts sending them on to rank + 1
     and receiving the next block from rank - 1, computes the (b, b) block loss meanwhile, then swaps.
     Only the hop-0 block (its own texts) holds positives."""
+    _require_rank_inputs(image, text)
     rank, world, b = dist.get_rank(), dist.get_world_size(), image.shape[0]
     total = torch.zeros(())
     current = text.contiguous()
@@ -399,6 +422,7 @@ def distributed_comparison(
 def comparison_table(table: Sequence[dict[str, Any]], memory: bool = False) -> str:
     """The comparison as a text table: losses (4 decimals) and bytes sent per rank; with memory=True
     also peak extra MB per rank and seconds (these vary from run to run)."""
+    table = require_sequence("table", table)
     head = f"{'method':16s} {'W':>2s} {'b':>5s} {'N':>5s} {'loss':>8s} {'1-process':>9s} {'KiB sent/rank':>13s}"
     head += f" {'peak MB/rank':>12s} {'seconds':>7s}" if memory else ""
     lines = [head]
@@ -414,6 +438,7 @@ def comparison_table(table: Sequence[dict[str, Any]], memory: bool = False) -> s
 
 def plot_comparison(table: Sequence[dict[str, Any]]):
     """Bytes sent and peak extra memory per rank against the global batch N, one line per method and b."""
+    table = require_sequence("table", table)
     import matplotlib.pyplot as plt
 
     from .plots import legend_with_colours

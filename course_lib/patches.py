@@ -17,7 +17,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .base.validation import require_array, require_choice, require_int, require_positive
+from .base.validation import (
+    as_float_array,
+    require_array,
+    require_budget,
+    require_choice,
+    require_int,
+    require_positive,
+)
 from .plots import legend_with_colours
 
 # How to make a size that does not divide by the patch size fit (see `fitted_size`).
@@ -29,7 +36,8 @@ def _size_pair(image_size: int | Sequence[int]) -> tuple[int, int]:
         image_size = (image_size, image_size)
     if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
         raise TypeError(f"image_size must be an int or a (height, width) pair, got {image_size!r}")
-    return require_int("height", image_size[0], low=1), require_int("width", image_size[1], low=1)
+    h, w = image_size
+    return require_int("image_size (height)", h, low=1), require_int("image_size (width)", w, low=1)
 
 
 def grid_shape(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
@@ -127,8 +135,16 @@ def patchify(images: Any, patch_size: int, *, channels_first: bool = False) -> A
     Works on numpy arrays and torch tensors (returns the same kind).
     """
     require_array("images", images, ndim=(3, 4))
+    patch_size = require_int("patch_size", patch_size, low=1)
     batched = images.ndim == 4
     x = images if batched else images[None]
+    first, last = x.shape[1] in (1, 3, 4), x.shape[3] in (1, 3, 4)
+    if channels_first and last and not first:
+        raise ValueError(f"images has shape {tuple(images.shape)}: channels last (H, W, C), but channels_first=True; "
+                         "pass channels_first=False")
+    if not channels_first and first and not last:
+        raise ValueError(f"images has shape {tuple(images.shape)}: channels first (C, H, W), but channels_first=False; "
+                         "pass channels_first=True")
     b, c, h, w = ((x.shape[0], x.shape[1], x.shape[2], x.shape[3]) if channels_first
                   else (x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
     gh, gw = grid_shape((h, w), patch_size)
@@ -146,6 +162,7 @@ def unpatchify(patches: Any, patch_size: int, image_size: int | tuple[int, int],
     """Inverse of `patchify`: (N, P*P*C) or (B, N, P*P*C) -> (H, W, C) or (B, H, W, C)
     ((C, H, W) or (B, C, H, W) with channels_first=True). Exact: no value changes."""
     require_array("patches", patches, ndim=(2, 3))
+    patch_size = require_int("patch_size", patch_size, low=1)
     gh, gw = grid_shape(image_size, patch_size)
     p = patch_size
     batched = patches.ndim == 3
@@ -218,7 +235,7 @@ def attention_cost(
 
 def cost_table(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int = 768, cls_token: bool = True) -> str:
     """A text table of `attention_cost` per square resolution, with ratios to the first row."""
-    if isinstance(image_sizes, (int, str)) or len(image_sizes) == 0:
+    if isinstance(image_sizes, (int, str)) or not isinstance(image_sizes, (list, tuple, range)) or not image_sizes:
         raise ValueError(f"image_sizes must be a non-empty list of sizes, got {image_sizes!r}")
     costs = [attention_cost(s, patch_size, hidden_size=hidden_size, cls_token=cls_token) for s in image_sizes]
     first = costs[0]
@@ -237,6 +254,8 @@ def cost_table(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int 
 def plot_attention_cost(image_sizes: Sequence[int], patch_size: int, *, hidden_size: int = 768) -> plt.Figure:
     """Tokens, attention entries and FLOPs per layer vs square resolution (log scales), each as a
     multiple of its value at the smallest size; plus the share of FLOPs spent in attention."""
+    if isinstance(image_sizes, (int, str)) or not isinstance(image_sizes, (list, tuple, range)) or not image_sizes:
+        raise ValueError(f"image_sizes must be a non-empty list of sizes, got {image_sizes!r}")
     sizes = sorted(image_sizes)
     costs = [attention_cost(s, patch_size, hidden_size=hidden_size) for s in sizes]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -277,6 +296,7 @@ def sincos_position_embeddings(grid_h: int, grid_w: int, dim: int, temperature: 
     """
     gh, gw = require_int("grid_h", grid_h, low=1), require_int("grid_w", grid_w, low=1)
     dim = require_int("dim", dim, low=4)
+    require_budget("grid_h, grid_w or dim", 8 * gh * gw * dim, f"({gh * gw}, {dim}) position embeddings")
     if dim % 4:
         raise ValueError(f"dim must be a multiple of 4 (sin and cos for rows and for columns), got {dim}")
     temperature = require_positive("temperature", temperature)
@@ -306,7 +326,7 @@ def vision_position_embeddings(model: Any) -> np.ndarray:
 def position_similarity(pos_emb: Any, grid_h: int, grid_w: int) -> np.ndarray:
     """(grid_h * grid_w, D) position embeddings -> (grid_h, grid_w, grid_h, grid_w) cosine
     similarities: [i, j] is the map of patch (i, j) against every patch position."""
-    e = np.asarray(pos_emb.detach().cpu() if hasattr(pos_emb, "detach") else pos_emb, dtype=np.float64)
+    e = as_float_array("pos_emb", pos_emb)
     require_array("pos_emb", e, ndim=2)
     gh, gw = require_int("grid_h", grid_h, low=1), require_int("grid_w", grid_w, low=1)
     if e.shape[0] != gh * gw:

@@ -7,7 +7,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .base.validation import require_array
+from .base.validation import as_float_array, require_array, require_int
 
 TITLE_FONTSIZE = 7
 
@@ -16,7 +16,8 @@ def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, cols: i
                 size: float = 1.6) -> plt.Figure:
     """Grid of (N, H, W, 3) uint8 images with optional titles, wrapped to the image width; each row
     is as tall as its image plus its longest title, so titles never cover the image above."""
-    require_array("images", images, ndim=4)
+    require_array("images", images, ndim=4, nonempty=True)
+    cols = require_int("cols", cols, low=1)
     n = len(images)
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {n} images but {len(titles)} titles")
@@ -48,6 +49,8 @@ def legend_with_colours(ax: plt.Axes, **kwargs) -> None:
     """`ax.legend(**kwargs)` with each line's colour named in its label, e.g. "clip (blue)"."""
     from matplotlib.colors import to_hex
 
+    if not hasattr(ax, "get_lines"):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
     for line in ax.get_lines():
         name = CYCLE_NAMES.get(to_hex(line.get_color()))
         label = line.get_label()
@@ -66,7 +69,7 @@ def plot_heatmap(
     cmap: str = "viridis",
 ) -> plt.Axes:
     """Annotated heatmap of a 2-D matrix (annotations only when it is small)."""
-    m = np.asarray(matrix.detach() if hasattr(matrix, "detach") else matrix, dtype=float)
+    m = as_float_array("matrix", matrix)
     require_array("matrix", m, ndim=2)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(0.6 * m.shape[1] + 2, 9), min(0.5 * m.shape[0] + 1.5, 8)))
@@ -87,8 +90,10 @@ def plot_heatmap(
 def plot_loss_curve(losses: Sequence[float], title: str = "training loss", ax: plt.Axes | None = None,
                     label: str | None = None) -> plt.Axes:
     """Loss per step, with a moving average when there are many steps."""
-    y = np.asarray(losses, dtype=float)
-    require_array("losses", y, ndim=1)
+    if isinstance(losses, (str, bytes)) or not hasattr(losses, "__len__"):
+        raise TypeError(f"losses must be a list of numbers (e.g. result.losses), got {type(losses).__name__}")
+    y = as_float_array("losses", losses)
+    require_array("losses", y, ndim=1, nonempty=True)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
     ax.plot(y, alpha=0.35 if len(y) > 50 else 1.0, label="each step" if len(y) > 50 else label)

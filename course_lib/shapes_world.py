@@ -17,7 +17,17 @@ from typing import Sequence
 
 import numpy as np
 
-from .base.validation import require_array, require_choice, require_int
+from .base.validation import (
+    describe,
+    require_array,
+    require_budget,
+    require_choice,
+    require_index,
+    require_instance,
+    require_int,
+    require_sequence,
+    short_repr,
+)
 
 COLORS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange")
 COLOR_RGB = np.array(
@@ -44,6 +54,7 @@ ALL_COMPOSITIONS: tuple[tuple[str, str], ...] = tuple((c, s) for c in COLORS for
 SEEN: tuple[tuple[str, str], ...] = tuple(p for p in ALL_COMPOSITIONS if p not in HELD_OUT)
 
 MAX_OBJECTS = 3
+MAX_SCENES = 200_000  # 48x48 scenes: 1.3 GiB of images, within the 2 GiB budget of validation.MAX_BYTES
 BACKGROUND = 0
 
 CAPTION_TEMPLATES: tuple[str, ...] = (
@@ -103,12 +114,36 @@ class Scenes:
 
     def subset(self, index: np.ndarray | Sequence[int] | slice) -> "Scenes":
         """The scenes at `index` (a slice, an index array or a boolean mask)."""
+        if not isinstance(index, slice):
+            if isinstance(index, (str, bytes)) or not isinstance(index, (list, tuple, range, np.ndarray)):
+                raise TypeError(
+                    f"index must be a slice, a list of scene indices or a boolean mask, got {describe(index)}"
+                )
+            arr = np.asarray(index)
+            if arr.dtype == bool:
+                require_array("index", arr, shape=(len(self),))
+            elif arr.size:
+                if arr.ndim != 1 or arr.dtype.kind not in "iu":
+                    raise TypeError(f"index must be a 1-D list of integer scene indices, got {short_repr(index)}")
+                if arr.min() < -len(self) or arr.max() >= len(self):
+                    raise ValueError(f"index must hold scene indices in [0, {len(self) - 1}], got {short_repr(index)}")
         return Scenes(*(a[index] for a in (self.images, self.colors, self.shapes, self.sizes, self.cells)))
+
+
+def _require_indices(name: str, values, names: Sequence[str]) -> np.ndarray:
+    """`values` as an integer array of indices into `names` (e.g. COLORS), else a clear error."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer indices into {list(names)}, got {describe(values)}; "
+                        f"use {list(names)}.index(name) to turn a name into an index")
+    if arr.size and (arr.min() < 0 or arr.max() >= len(names)):
+        raise ValueError(f"{name} must be indices in [0, {len(names) - 1}], got {short_repr(values)}")
+    return arr
 
 
 def composition_label(colors: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     """Class index of colour-shape pairs: color * len(SHAPES) + shape, for arrays of indices."""
-    return np.asarray(colors) * len(SHAPES) + np.asarray(shapes)
+    return _require_indices("colors", colors, COLORS) * len(SHAPES) + _require_indices("shapes", shapes, SHAPES)
 
 
 def composition_names() -> list[str]:
@@ -121,12 +156,13 @@ def is_held_out(colors: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     held = np.zeros((len(COLORS), len(SHAPES)), dtype=bool)
     for c, s in HELD_OUT:
         held[COLORS.index(c), SHAPES.index(s)] = True
-    return held[np.asarray(colors), np.asarray(shapes)]
+    return held[_require_indices("colors", colors, COLORS), _require_indices("shapes", shapes, SHAPES)]
 
 
 def object_radius(size_index: np.ndarray, image_size: int) -> np.ndarray:
     """Radius in pixels of small (index 0) and large (index 1) objects: S/12 and 7S/48."""
-    return np.where(np.asarray(size_index) == 0, image_size / 12.0, image_size * 7.0 / 48.0)
+    require_int("image_size", image_size, low=1)
+    return np.where(_require_indices("size_index", size_index, SIZES) == 0, image_size / 12.0, image_size * 7.0 / 48.0)
 
 
 def draw_objects(
@@ -218,6 +254,7 @@ def generate_scenes(
     n = require_int("n", n, low=1, high=1_000_000)
     seed = require_int("seed", seed, low=0)
     image_size = require_int("image_size", image_size, low=24, high=512)
+    require_budget("n or image_size", n * image_size**2 * 3, f"generate_scenes({n}, image_size={image_size})")
     max_objects = require_int("max_objects", max_objects, low=1, high=MAX_OBJECTS)
     min_objects = require_int("min_objects", min_objects, low=1, high=max_objects)
     require_choice("split", split, SPLITS)
@@ -242,8 +279,9 @@ def generate_scenes(
 
 def concat_scenes(parts: Sequence[Scenes]) -> Scenes:
     """Stack several Scenes batches into one."""
-    if not parts:
-        raise ValueError("nothing to concatenate")
+    parts = require_sequence("parts", parts)
+    for p in parts:
+        require_scenes("parts", p)
     fields = ("images", "colors", "shapes", "sizes", "cells")
     return Scenes(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
@@ -292,10 +330,35 @@ def _article(text: str) -> str:
     return re.sub(r"\ba (?=[aeiou])", "an ", text)
 
 
+def require_scenes(name: str, scenes) -> Scenes:
+    """Return `scenes` if it is a Scenes batch (from generate_scenes), else raise naming `name`."""
+    return require_instance(name, scenes, Scenes, "a Scenes batch from generate_scenes()",
+                            "pass the Scenes object itself, not its .images array" if hasattr(scenes, "shape") else "")
+
+
+def fill_template(template: str, **fields: str) -> str:
+    """template.format(**fields), with a clear error for a typo in a field name."""
+    if not isinstance(template, str):
+        raise TypeError(f"template must be a string such as 'a {{color}} {{shape}}', got {describe(template)}")
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError) as err:
+        raise ValueError(
+            f"template {template!r} cannot be filled ({type(err).__name__}: {err}); "
+            f"its fields must be among {sorted('{' + f + '}' for f in fields)}"
+        ) from None
+
+
 def describe_object(scenes: Scenes, i: int, k: int, template: str) -> str:
     """Fill a caption template with object `k` of scene `i`."""
+    require_scenes("scenes", scenes)
+    i = require_index("i", i, len(scenes), "scenes")
+    k = require_index("k", k, MAX_OBJECTS, "object slots")
+    if scenes.colors[i, k] < 0:
+        raise ValueError(f"scene {i} has no object in slot k={k}: it has {int(scenes.n_objects[i])} object(s)")
     return _article(
-        template.format(
+        fill_template(
+            template,
             color=COLORS[scenes.colors[i, k]],
             shape=SHAPES[scenes.shapes[i, k]],
             size=SIZES[scenes.sizes[i, k]],
@@ -306,6 +369,10 @@ def describe_object(scenes: Scenes, i: int, k: int, template: str) -> str:
 
 def relation(cell_a: int, cell_b: int) -> str:
     """Where cell_a is relative to cell_b: 'left'/'right' if the columns differ, else 'above'/'below'."""
+    cell_a = require_index("cell_a", cell_a, len(POSITIONS), "grid cells")
+    cell_b = require_index("cell_b", cell_b, len(POSITIONS), "grid cells")
+    if cell_a == cell_b:
+        raise ValueError(f"cell_a and cell_b are the same cell ({cell_a}): two objects never share a cell")
     col_a, col_b, row_a, row_b = cell_a % 3, cell_b % 3, cell_a // 3, cell_b // 3
     if col_a != col_b:
         return "left" if col_a < col_b else "right"
@@ -315,6 +382,7 @@ def relation(cell_a: int, cell_b: int) -> str:
 def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) -> list[str]:
     """One caption per scene. Single-object scenes use CAPTION_TEMPLATES (a random one per scene,
     or the given index); multi-object scenes list their objects and the relation of the first two."""
+    require_scenes("scenes", scenes)
     seed = require_int("seed", seed, low=0)
     if template is not None:
         require_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
@@ -338,7 +406,7 @@ def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) ->
 
 def prompts(template: str = "a photo of a {color} {shape}") -> list[str]:
     """One prompt per colour-shape class, in label order."""
-    return [_article(template.format(color=c, shape=s)) for c, s in ALL_COMPOSITIONS]
+    return [_article(fill_template(template, color=c, shape=s)) for c, s in ALL_COMPOSITIONS]
 
 
 @dataclass(frozen=True)
@@ -356,9 +424,10 @@ def make_vqa(scenes: Scenes, seed: int = 0, kinds: Sequence[str] = QUESTION_TYPE
 
     'exists' asks about a present object or an absent composition with equal odds.
     """
+    require_scenes("scenes", scenes)
     seed = require_int("seed", seed, low=0)
-    for kind in kinds:
-        require_choice("kind", kind, QUESTION_TYPES)
+    for kind in require_sequence("kinds", kinds):
+        require_choice("kinds", kind, QUESTION_TYPES)
     rng = np.random.default_rng(seed)
     out: list[QA] = []
     for i in range(len(scenes)):
@@ -429,6 +498,8 @@ def generate_clips(
     seed = require_int("seed", seed, low=0)
     n_frames = require_int("n_frames", n_frames, low=8, high=64)
     image_size = require_int("image_size", image_size, low=24, high=256)
+    require_budget("n, n_frames or image_size", n * n_frames * image_size**2 * 3,
+                   f"generate_clips({n}, n_frames={n_frames}, image_size={image_size})")
     if not 0.0 <= float(color_change_prob) <= 1.0:
         raise ValueError(f"color_change_prob must be in [0, 1], got {color_change_prob}")
     rng = np.random.default_rng(seed)

@@ -22,7 +22,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base.validation import require_array, require_int, require_pair, require_positive
+from .base.validation import (
+    require_array,
+    require_budget,
+    require_finite,
+    require_int,
+    require_pair,
+    require_positive,
+    require_sequence,
+    short_repr,
+)
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -49,20 +58,27 @@ def _require_label(label) -> int:
 
 def pair_loss(logit: float, label: int) -> float:
     """-log sigmoid(label * logit) of one pair, computed stably as log(1 + exp(-label * logit))."""
-    if (
-        isinstance(logit, bool)
-        or not isinstance(logit, (int, float, np.integer, np.floating))
-        or not math.isfinite(logit)
-    ):
-        raise ValueError(f"logit must be a finite number, got {logit!r}")
-    return float(np.logaddexp(0.0, -_require_label(label) * float(logit)))
+    logit = require_finite("logit", logit)
+    return float(np.logaddexp(0.0, -_require_label(label) * logit))
+
+
+def stable_sigmoid(x: float) -> float:
+    """sigmoid(x) = 1 / (1 + exp(-x)) without overflow for large |x| (exp of a non-positive number only)."""
+    x = require_finite("x", x)
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
 
 
 def pair_loss_table(pairs: Sequence[tuple[str, float, int]] = PAIR_EXAMPLES) -> str:
     """The loss of each (name, logit, label) pair as text, 4 decimals, with sigmoid(logit)."""
     lines = []
-    for name, logit, label in pairs:
-        p = 1.0 / (1.0 + math.exp(-logit))
+    for row in require_sequence("pairs", pairs):
+        if not isinstance(row, (tuple, list)) or len(row) != 3:
+            raise TypeError(f"pairs must hold (name, logit, label) triples, got {short_repr(row)}")
+        name, logit, label = str(row[0]), require_finite("pairs logit", row[1]), _require_label(row[2])
+        p = stable_sigmoid(logit)
         lines.append(
             f"{name:18s} logit {logit:+.1f}  label {label:+d}  sigmoid(logit) = {p:.4f}  "
             f"loss = -log sigmoid({label:+d} x {logit:+.1f}) = {pair_loss(logit, label):.4f}"
@@ -91,11 +107,10 @@ def _require_scale_bias(scale, bias) -> None:
         raise ValueError(f"bias must be one finite number, got {bias!r}")
 
 
-def _require_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor) -> None:
-    require_pair("image_emb", image_emb, "text_emb", text_emb, dtype="f")
-    for name, x in (("image_emb", image_emb), ("text_emb", text_emb)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}")
+def _require_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor, same_rows: bool = False,
+                        names: tuple[str, str] = ("image_emb", "text_emb")) -> None:
+    require_pair(names[0], image_emb, names[1], text_emb, dtype="f", torch_only=True, same_rows=same_rows)
+    for name, x in zip(names, (image_emb, text_emb)):
         if x.shape[0] == 0:
             raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
 
@@ -103,6 +118,7 @@ def _require_embeddings(image_emb: torch.Tensor, text_emb: torch.Tensor) -> None
 def pair_labels(n: int, positives: torch.Tensor | None = None) -> torch.Tensor:
     """(N, N) float labels: +1 on the diagonal (or wherever the bool `positives` mask is True), -1 elsewhere."""
     n = require_int("n", n, low=1)
+    require_budget("n", 4 * n * n, f"a ({n}, {n}) label matrix")
     if positives is None:
         return 2 * torch.eye(n) - 1
     require_array("positives", positives, shape=(n, n), dtype="b")
@@ -124,11 +140,7 @@ def sigmoid_loss(
     scale: t = exp(t') > 0 and bias: b, floats or one-element tensors (gradients flow through);
     positives: optional (N, N) bool mask of matching pairs (default: the diagonal).
     """
-    if image_emb.shape[0] != text_emb.shape[0]:
-        raise ValueError(
-            f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with "
-            "text i)"
-        )
+    _require_embeddings(image_emb, text_emb, same_rows=True)
     logits = sigmoid_logits(image_emb, text_emb, scale, bias)
     labels = pair_labels(len(logits), positives).to(logits.dtype)
     return -F.logsigmoid(labels * logits).sum() / len(logits)
@@ -141,6 +153,7 @@ def block_loss_sum(
     texts col_start.. A pair is positive where the global indices agree (row_start + i == col_start + j).
     Chunked and ring computations add these sums up and divide by N once."""
     row_start, col_start = require_int("row_start", row_start, low=0), require_int("col_start", col_start, low=0)
+    _require_embeddings(image_block, text_block, names=("image_block", "text_block"))
     logits = sigmoid_logits(image_block, text_block, scale, bias)
     rows = torch.arange(row_start, row_start + logits.shape[0])[:, None]
     cols = torch.arange(col_start, col_start + logits.shape[1])[None, :]
@@ -151,11 +164,7 @@ def block_loss_sum(
 def sigmoid_loss_chunked(image_emb: torch.Tensor, text_emb: torch.Tensor, scale, bias, chunk_size: int) -> torch.Tensor:
     """The same loss as sigmoid_loss, but over blocks of `chunk_size` texts: (N, chunk_size) logits at a
     time instead of (N, N). Pair losses are independent, so the blocks' sums add up to the full sum."""
-    if image_emb.shape[0] != text_emb.shape[0]:
-        raise ValueError(
-            f"batch sizes differ: {image_emb.shape[0]} images but {text_emb.shape[0]} texts (pair i is image i with "
-            "text i)"
-        )
+    _require_embeddings(image_emb, text_emb, same_rows=True)
     chunk_size = require_int("chunk_size", chunk_size, low=1)
     n = image_emb.shape[0]
     total = sum(

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .base.seeding import torch_threads
-from .base.validation import require_choice, require_int
+from .base.validation import require_choice, require_int, require_sequence
 from .models.clip import build_tiny_clip
 from .models.dual_encoder import train_dual_encoder
 from .models.siglip import FixedLengthTokenizer, build_tiny_siglip, set_paper_init
@@ -143,6 +143,7 @@ def seeds_table(summary: Sequence[dict[str, Any]]) -> str:
 
 def study_table(rows: Sequence[dict[str, Any]]) -> str:
     """The study as a table: zero-shot accuracy on seen and held-out compositions per model and batch size."""
+    rows = require_sequence("rows", rows)
     lines = [f"{'model':7s} {'batch':>5s} {'steps':>5s} {'seen acc':>8s} {'held-out acc':>12s}"]
     lines += [
         f"{r['kind']:7s} {r['batch_size']:5d} {r['steps']:5d} {r['seen']:8.3f} {r['held_out']:12.3f}" for r in rows
@@ -152,6 +153,7 @@ def study_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def plot_study(rows: Sequence[dict[str, Any]]):
     """Zero-shot accuracy (seen, held-out) against batch size, one line per model."""
+    rows = require_sequence("rows", rows)
     import matplotlib.pyplot as plt
 
     from .plots import legend_with_colours

@@ -11,6 +11,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
+from .base.validation import describe, require_folder, require_str, require_str_list, require_tokenizer
 from .shapes_world import vocabulary
 
 PAD, UNK, BOS, EOS, IMAGE = "<pad>", "<unk>", "<bos>", "<eos>", "<image>"
@@ -23,6 +24,7 @@ def build_tokenizer(extra_words: tuple[str, ...] = ()) -> PreTrainedTokenizerFas
 
     Ids: the special tokens first, then the sorted Shapes World words, then `extra_words`.
     """
+    extra_words = require_str_list("extra_words", extra_words, allow_empty=True)
     words = [w for w in vocabulary() + list(extra_words) if w not in SPECIAL_TOKENS]
     if len(set(words)) != len(words):
         repeated = sorted(set(extra_words) & set(vocabulary()))
@@ -48,8 +50,8 @@ def build_tokenizer(extra_words: tuple[str, ...] = ()) -> PreTrainedTokenizerFas
 
 def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
     """Words of `text` that the tokenizer would map to <unk>, in order of appearance."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    require_tokenizer("tokenizer", tokenizer)
+    require_str("text", text, allow_empty=True)
     vocab = tokenizer.get_vocab()
     words = re.findall(r"<[a-z]+>|\w+|[^\w\s]+", text.lower())
     return [w for w in words if w not in vocab]
@@ -57,6 +59,7 @@ def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
 
 def known_words(tokenizer: PreTrainedTokenizerFast) -> list[str]:
     """The tokenizer's words, sorted, without the special tokens."""
+    require_tokenizer("tokenizer", tokenizer)
     return sorted(w for w in tokenizer.get_vocab() if not w.startswith("<"))
 
 
@@ -69,11 +72,12 @@ def unknown_words_message(tokenizer: PreTrainedTokenizerFast, text: str, missing
     )
 
 
-def require_known_words(tokenizer: PreTrainedTokenizerFast, text: str) -> str:
-    """Return `text`, or raise ValueError naming its words outside the vocabulary."""
+def require_known_words(tokenizer: PreTrainedTokenizerFast, text: str, name: str = "text") -> str:
+    """Return `text`, or raise ValueError naming the caller's argument `name` and its words outside the vocabulary."""
+    require_str(name, text, allow_empty=True)
     missing = unknown_words(tokenizer, text)
     if missing:
-        raise ValueError(unknown_words_message(tokenizer, text, missing))
+        raise ValueError(f"{name} has {unknown_words_message(tokenizer, text, missing)}")
     return text
 
 
@@ -85,14 +89,19 @@ def encode(tokenizer: PreTrainedTokenizerFast, text: str, add_special_tokens: bo
 
 def save_tokenizer(tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> Path:
     """`save_pretrained` into a local folder and return its path."""
+    require_tokenizer("tokenizer", tokenizer)
+    if not isinstance(folder, (str, Path)):
+        raise TypeError(f"folder must be a folder path (str or Path), got {describe(folder)}")
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"folder={str(folder)!r} is a file; pass a folder path (it is created if missing)")
     tokenizer.save_pretrained(folder)
     return folder
 
 
 def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
     """`from_pretrained` from a local folder only (never the hub)."""
-    folder = Path(folder)
+    folder = require_folder("folder", folder)
     if not (folder / "tokenizer.json").is_file():
-        raise FileNotFoundError(f"no tokenizer.json in {folder}; save one with save_tokenizer() first")
+        raise FileNotFoundError(f"folder={str(folder)!r} has no tokenizer.json; save one with save_tokenizer() first")
     return PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)

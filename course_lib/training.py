@@ -74,11 +74,13 @@ class ProgressBar:
 def step_seed(seed: int, step: int) -> int:
     """The data seed of training step `step` in a run seeded `seed`: seed * 1_000_003 + step (runs are
     repeatable, and runs with different seeds draw different batches)."""
-    return seed * 1_000_003 + step
+    return require_int("seed", seed, low=0) * 1_000_003 + require_int("step", step, low=0)
 
 
 def cosine_lr(step: int, steps: int, warmup_steps: int) -> float:
     """Learning-rate multiplier: linear warm-up for `warmup_steps` steps, then cosine decay to 0."""
+    step, steps = require_int("step", step, low=0), require_int("steps", steps, low=1)
+    warmup_steps = require_int("warmup_steps", warmup_steps, low=0)
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, steps - warmup_steps)
@@ -110,6 +112,10 @@ def train(
     """
     steps = require_int("steps", steps, low=1)
     lr = require_positive("lr", lr)
+    if lr > 1.0:
+        raise ValueError(f"lr must be a learning rate in (0, 1], got {lr:g}; AdamW rates here are around 1e-3")
+    if max_grad_norm is not None:
+        max_grad_norm = require_positive("max_grad_norm", max_grad_norm)
     if not 0.0 <= warmup_fraction < 1.0:
         raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
     trainable = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]

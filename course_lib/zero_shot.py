@@ -21,7 +21,16 @@ import torch.nn.functional as F
 from IPython.display import Markdown
 
 from .base.seeding import torch_threads
-from .base.validation import require_array, require_choice, require_int, require_pair, require_positive
+from .base.validation import (
+    describe,
+    require_array,
+    require_choice,
+    require_finite,
+    require_int,
+    require_pair,
+    require_positive,
+    require_str_list,
+)
 from .models.dual_encoder import encode_images, encode_texts
 from .plots import legend_with_colours, plot_images
 from .retrieval import rank_gallery
@@ -32,10 +41,12 @@ from .shapes_world import (
     MAX_OBJECTS,
     POSITIONS,
     Scenes,
+    fill_template,
     generate_scenes,
     is_held_out,
     make_captions,
     prompts,
+    require_scenes,
 )
 from .tokenizer import unknown_words, unknown_words_message
 from .training import train
@@ -48,7 +59,7 @@ CONFIDENCES: tuple[str, ...] = ("max_score", "margin")
 
 def text_prototypes(model, tokenizer, class_prompts: Sequence[str]) -> torch.Tensor:
     """(C, D) L2-normalised text embedding of one prompt per class."""
-    return encode_texts(model, tokenizer, class_prompts)
+    return encode_texts(model, tokenizer, require_str_list("class_prompts", class_prompts))
 
 
 def require_template(template: str) -> str:
@@ -70,15 +81,14 @@ def require_template(template: str) -> str:
 
 def template_embeddings(model, tokenizer, templates: Sequence[str]) -> torch.Tensor:
     """(T, C, D) normalised text prototypes: the C class prompts of each of the T templates."""
-    if isinstance(templates, str) or len(templates) == 0:
-        raise ValueError("templates must be a non-empty list of template strings")
+    templates = require_str_list("templates", templates)
     return torch.stack([text_prototypes(model, tokenizer, prompts(require_template(t))) for t in templates])
 
 
 def ensemble_prototypes(embeddings: torch.Tensor) -> torch.Tensor:
     """Prompt ensembling: (T, C, D) per-template embeddings -> (C, D) mean of the L2-normalised
     embeddings over templates, renormalised to unit length."""
-    require_array("embeddings", embeddings, ndim=3, dtype="f")
+    require_array("embeddings", embeddings, ndim=3, dtype="f", torch_only=True)
     if embeddings.shape[0] == 0:
         raise ValueError("embeddings holds no template (T = 0)")
     return F.normalize(F.normalize(embeddings, dim=-1).mean(dim=0), dim=-1)
@@ -89,20 +99,27 @@ def ensemble_prototypes(embeddings: torch.Tensor) -> torch.Tensor:
 
 def zero_shot_predict(image_embeddings: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
     """(N,) index of the most similar prototype for each (N, D) image embedding."""
-    require_pair("image_embeddings", image_embeddings, "prototypes", prototypes)
+    _require_scores_inputs(image_embeddings, prototypes)
     return (image_embeddings @ prototypes.T).argmax(dim=1)
+
+
+def _require_scores_inputs(image_embeddings, prototypes) -> None:
+    require_pair("image_embeddings", image_embeddings, "prototypes", prototypes, dtype="f", torch_only=True)
+    if prototypes.shape[0] == 0:
+        raise ValueError(f"prototypes holds no class (shape {tuple(prototypes.shape)}); pass one row per class")
 
 
 def logit_scale_of(model) -> float:
     """The model's learned temperature as a multiplier: exp(logit_scale)."""
     if not hasattr(model, "logit_scale"):
-        raise TypeError(f"expected a CLIP-style model with a logit_scale parameter, got {type(model).__name__}")
+        raise TypeError(f"model must be a CLIP-style model with a logit_scale (e.g. load_tiny_clip()[0]), "
+                        f"got {describe(model)}")
     return float(model.logit_scale.detach().exp())
 
 
 def zero_shot_logits(image_embeddings: torch.Tensor, prototypes: torch.Tensor, logit_scale: float) -> torch.Tensor:
     """(N, C) logits = logit_scale * cosine, for normalised (N, D) images and (C, D) prototypes."""
-    require_pair("image_embeddings", image_embeddings, "prototypes", prototypes)
+    _require_scores_inputs(image_embeddings, prototypes)
     return require_positive("logit_scale", logit_scale) * (image_embeddings @ prototypes.T)
 
 
@@ -114,8 +131,9 @@ def zero_shot_probs(image_embeddings: torch.Tensor, prototypes: torch.Tensor, lo
 def split_accuracy(predictions: torch.Tensor | np.ndarray, scenes: Scenes) -> dict[str, float]:
     """Top-1 accuracy of (N,) class predictions against the first object's colour-shape label,
     split into seen and held-out compositions: {'seen', 'held_out', 'n_seen', 'n_held_out'}."""
+    require_scenes("scenes", scenes)
+    require_array("predictions", predictions, ndim=1, shape=(len(scenes),), dtype="i")
     pred = np.asarray(predictions)
-    require_array("predictions", pred, ndim=1, shape=(len(scenes),))
     right = pred == scenes.labels
     held = is_held_out(scenes.colors[:, 0], scenes.shapes[:, 0])
     result: dict[str, float] = {}
@@ -130,7 +148,7 @@ def zero_shot_accuracy(
 ) -> dict[str, float]:
     """Top-1 accuracy over all colour x shape prompts on single-object scenes, split into
     seen and held-out compositions: {'seen': ..., 'held_out': ..., 'n_seen': ..., 'n_held_out': ...}."""
-    if (scenes.n_objects != 1).any():
+    if (require_scenes("scenes", scenes).n_objects != 1).any():
         raise ValueError("zero_shot_accuracy needs single-object scenes (generate_scenes(..., max_objects=1))")
     pred = zero_shot_predict(encode_images(model, scenes.images), text_prototypes(model, tokenizer, prompts(template)))
     return split_accuracy(pred.numpy(), scenes)
@@ -157,11 +175,14 @@ def confidence(scores: torch.Tensor, kind: str = "max_score") -> torch.Tensor:
 
 
 def _require_conf_correct(conf, correct) -> tuple[np.ndarray, np.ndarray]:
-    conf, correct = np.asarray(conf, dtype=float), np.asarray(correct)
-    require_array("confidences", conf, ndim=1)
+    try:
+        conf, correct = np.asarray(conf.detach() if hasattr(conf, "detach") else conf, dtype=float), np.asarray(correct)
+    except (TypeError, ValueError):
+        raise TypeError(f"conf must be a list, array or tensor of numbers, got {describe(conf)}") from None
+    require_array("conf", conf, ndim=1, finite=True)
     require_array("correct", correct, ndim=1, shape=(len(conf),), dtype="b")
     if len(conf) == 0:
-        raise ValueError("confidences is empty")
+        raise ValueError("conf is empty: pass at least one confidence")
     return conf, correct
 
 
@@ -186,7 +207,7 @@ def calibrate_threshold(
     """Lowest threshold t such that predictions with confidence >= t have an error rate <= target_risk
     on this (validation) set, i.e. the largest coverage meeting the target; +inf if none does."""
     conf, correct = _require_conf_correct(conf, correct)
-    if not 0.0 <= float(target_risk) < 1.0:
+    if not 0.0 <= require_finite("target_risk", target_risk) < 1.0:
         raise ValueError(f"target_risk must be in [0, 1), got {target_risk}")
     best = float("inf")
     for t in np.unique(conf):  # ascending: the first that meets the target keeps the most
@@ -215,8 +236,8 @@ def selective_metrics(
 
 def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, title: str = "risk-coverage") -> plt.Axes:
     """One risk-coverage line per entry of {label: (confidences, correct)}; lower is better."""
-    if not curves:
-        raise ValueError("curves is empty: pass {label: (confidences, correct)}")
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves must be a non-empty dict {{label: (confidences, correct)}}, got {describe(curves)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.5))
     for label, (conf, correct) in curves.items():
@@ -236,7 +257,7 @@ def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, tit
 
 
 def _swap_first_two(scenes: Scenes, fields: Sequence[str]) -> Scenes:
-    if len(scenes) == 0 or (scenes.n_objects < 2).any():
+    if len(require_scenes("scenes", scenes)) == 0 or (scenes.n_objects < 2).any():
         raise ValueError(
             "the probe needs scenes with at least 2 objects (generate_scenes(..., min_objects=2, max_objects=2))"
         )
@@ -265,7 +286,7 @@ def binding_swap_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
 def recolor_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
     """(true, recoloured) captions where the second object gets the first colour absent from the
     scene: a control whose false caption has different words (a bag of words can tell them apart)."""
-    _swap_first_two(scenes, ())  # same input check: at least 2 objects
+    _swap_first_two(require_scenes("scenes", scenes), ())  # same input check: at least 2 objects
     colors = scenes.colors.copy()
     for i, row in enumerate(colors):
         colors[i, 1] = next(c for c in range(len(COLORS)) if c not in row)
@@ -277,10 +298,10 @@ def preference_accuracy(
 ) -> float:
     """Fraction of images whose cosine to their true caption beats the cosine to the false one
     (ties count half; chance is 0.5). All inputs (N, D), row i belongs to image i."""
-    require_array("image_embeddings", image_embeddings, ndim=2)
+    require_array("image_embeddings", image_embeddings, ndim=2, dtype="f", torch_only=True)
     n, d = image_embeddings.shape
-    require_array("true_embeddings", true_embeddings, shape=(n, d))
-    require_array("false_embeddings", false_embeddings, shape=(n, d))
+    require_array("true_embeddings", true_embeddings, shape=(n, d), dtype="f", torch_only=True)
+    require_array("false_embeddings", false_embeddings, shape=(n, d), dtype="f", torch_only=True)
     s_true = (image_embeddings * true_embeddings).sum(dim=1)
     s_false = (image_embeddings * false_embeddings).sum(dim=1)
     return float(((s_true > s_false).float() + 0.5 * (s_true == s_false).float()).mean())
@@ -290,6 +311,7 @@ def position_captions(scenes: Scenes, template: int = 2) -> list[list[str]]:
     """Captions of single-object scenes with the object moved to each of the 9 grid cells:
     9 lists of N captions (training template `template` must mention {where}; default
     'a {color} {shape} {where}'). Caption list c is true for the scenes whose object is in cell c."""
+    require_scenes("scenes", scenes)
     template = require_int("template", template, low=0, high=len(CAPTION_TEMPLATES) - 1)
     if "{where}" not in CAPTION_TEMPLATES[template]:
         raise ValueError(f"template {template} ({CAPTION_TEMPLATES[template]!r}) does not mention the position")
@@ -308,11 +330,14 @@ def candidate_accuracy(image_embeddings: torch.Tensor, candidate_embeddings: tor
 
     image_embeddings: (N, D); candidate_embeddings: (K, N, D), candidate k of image i in [k, i];
     answers: (N,) index of the true candidate of each image."""
-    require_array("image_embeddings", image_embeddings, ndim=2)
+    require_array("image_embeddings", image_embeddings, ndim=2, dtype="f", torch_only=True)
     n, d = image_embeddings.shape
-    require_array("candidate_embeddings", candidate_embeddings, shape=(None, n, d))
+    require_array("candidate_embeddings", candidate_embeddings, shape=(None, n, d), dtype="f", torch_only=True)
     answers = np.asarray(answers)
     require_array("answers", answers, shape=(n,), dtype="i")
+    if answers.size and (answers.min() < 0 or answers.max() >= candidate_embeddings.shape[0]):
+        raise ValueError(f"answers must be candidate indices in [0, {candidate_embeddings.shape[0] - 1}], "
+                         f"got values {answers.min()}..{answers.max()}")
     scores = (candidate_embeddings * image_embeddings[None]).sum(dim=-1)  # (K, N)
     return float((scores.argmax(dim=0).numpy() == answers).mean())
 
@@ -322,15 +347,15 @@ def count_prompts(template: str = "there {is} {count} object{s}") -> list[str]:
     template: contains {count}; {is} and {s} (optional) agree with it: 'is'/'are' and ''/'s'."""
     if not isinstance(template, str) or "{count}" not in template:
         raise ValueError(f"template must be a string containing {{count}}, got {template!r}")
-    return [template.format(count=COUNT_WORDS[n], **{"is": "is" if n == 1 else "are", "s": "" if n == 1 else "s"})
-            for n in range(1, MAX_OBJECTS + 1)]
+    agree = {n: {"is": "is" if n == 1 else "are", "s": "" if n == 1 else "s"} for n in range(1, MAX_OBJECTS + 1)}
+    return [fill_template(template, count=COUNT_WORDS[n], **agree[n]) for n in range(1, MAX_OBJECTS + 1)]
 
 
 # ---- linear probe and few-shot ------------------------------------------------------------------
 
 
 def _require_features_labels(features, labels, n_classes: int) -> int:
-    require_array("features", features, ndim=2, dtype="f")
+    require_array("features", features, ndim=2, dtype="f", finite=True, torch_only=True)
     require_array("labels", labels, ndim=1, shape=(len(features),))
     n_classes = require_int("n_classes", n_classes, low=2)
     labels = torch.as_tensor(labels)
@@ -362,7 +387,7 @@ def class_prototypes(features: torch.Tensor, labels: torch.Tensor | np.ndarray, 
     counts = torch.bincount(labels, minlength=n_classes)
     if (counts == 0).any():
         raise ValueError(f"classes {torch.nonzero(counts == 0).flatten().tolist()} have no examples")
-    sums = torch.zeros(n_classes, features.shape[1]).index_add_(
+    sums = torch.zeros(n_classes, features.shape[1], dtype=features.dtype).index_add_(
         0, labels, F.normalize(torch.as_tensor(features), dim=-1)
     )
     return F.normalize(sums, dim=-1)
@@ -404,7 +429,7 @@ def probe_predict(probe: torch.nn.Linear, features: torch.Tensor) -> torch.Tenso
     """(N,) argmax class of a fitted linear probe on (N, D) features."""
     if not isinstance(probe, torch.nn.Linear):
         raise TypeError(f"probe must be a torch.nn.Linear from fit_linear_probe, got {type(probe).__name__}")
-    require_array("features", features, ndim=2, shape=(None, probe.in_features))
+    require_array("features", features, ndim=2, shape=(None, probe.in_features), dtype="f", torch_only=True)
     return probe(torch.as_tensor(features).float()).argmax(dim=1)
 
 

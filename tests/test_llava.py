@@ -158,7 +158,7 @@ def test_bad_inputs_raise(shipped):
     big = generate_scenes(1, seed=0, image_size=64).images
     with pytest.raises(ValueError, match="48x48"):
         llava.generate_answers(model, tok, big, ["how many objects are there ?"])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="2 images but 1 questions"):
         llava.generate_answers(model, tok, generate_scenes(2, seed=0).images, ["how many objects are there ?"])
     with pytest.raises(TypeError, match="list"):
         llava.generate_answers(model, tok, None, "is there a red circle ?")

@@ -55,9 +55,9 @@ def test_grid_shape_and_bad_sizes():
         pt.num_patches((224, 224, 3), 16)
     with pytest.raises(TypeError, match="image_size must be an int or a"):
         pt.num_patches(True, 16)
-    with pytest.raises(TypeError, match="width must be an integer"):
+    with pytest.raises(TypeError, match="image_size \\(width\\) must be an integer"):
         pt.num_patches((224, 22.4), 16)
-    with pytest.raises(ValueError, match="height must be"):
+    with pytest.raises(ValueError, match="image_size \\(height\\) must be"):
         pt.grid_shape((0, 16), 16)
 
 

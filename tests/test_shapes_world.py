@@ -164,7 +164,7 @@ def test_other_bad_inputs():
         s.objects(5)
     with pytest.raises(ValueError, match="template must be in"):
         sw.make_captions(s, template=99)
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="kinds must be one of"):
         sw.make_vqa(s, kinds=("colour",))
     with pytest.raises(ValueError, match="color_change_prob"):
         sw.generate_clips(2, color_change_prob=1.5)

@@ -12,7 +12,15 @@ NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 
 def data_path(*parts: str) -> Path:
     """Path to a shipped file or folder under `data/`; raises FileNotFoundError if it is missing."""
+    for part in parts:
+        if not isinstance(part, (str, Path)):
+            raise TypeError(f"parts must be names of entries under data/ (strings), got {type(part).__name__} {part!r}")
     path = DATA_DIR.joinpath(*parts)
+    if DATA_DIR.resolve() not in (path.resolve(), *path.resolve().parents):
+        raise ValueError(
+            f"parts {parts!r} point outside the course's data folder ({path.resolve()}); "
+            "pass names relative to data/, e.g. data_path('tiny_clip')"
+        )
     if not path.exists():
         shipped = sorted(p.name for p in DATA_DIR.iterdir()) if DATA_DIR.exists() else []
         raise FileNotFoundError(

@@ -55,7 +55,7 @@ class Exercise:
         try:
             right = bool(self.compare(answer, reference))
         except Exception as err:  # a learner's function may fail in any way: report, don't raise
-            return "hint", f"[HINT] {self.key}: your answer raised {type(err).__name__}: {err}. Hint: {self.hint}"
+            return "hint", f"[HINT] {self.key}: {_mismatch(answer, reference, err)} Hint: {self.hint}"
         if right:
             return "pass", f"[PASS] {self.key}: correct."
         for wrong, hint in self.mistakes:
@@ -65,6 +65,38 @@ class Exercise:
             except Exception:
                 continue
         return "hint", f"[HINT] {self.key}: not yet. {self.hint}"
+
+
+def _kind(x: Any) -> str:
+    """What a value is, in a learner's words."""
+    if callable(x):
+        return "a function"
+    if isinstance(x, (bool, np.bool_)):
+        return "True/False"
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return "a number"
+    if isinstance(x, str):
+        return "a string"
+    if hasattr(x, "shape"):
+        return f"an array of shape {tuple(x.shape)}"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {len(x)} items"
+    return f"a {type(x).__name__}"
+
+
+def _mismatch(answer: Any, reference: Any, err: Exception) -> str:
+    """Why an answer could not be compared, about its value or type rather than the grader's internals."""
+    got, want = _kind(answer), _kind(reference)
+    if got != want:
+        return f"your answer is {got} ({_short(answer)}), but this exercise expects {want}."
+    if callable(answer):
+        return f"your function failed when called: {type(err).__name__}: {err}."
+    return f"your answer ({_short(answer)}) cannot be compared with the expected {want}."
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def register(exercise: Exercise) -> Exercise:
@@ -102,6 +134,13 @@ class CheckResult:
 def check(key: str, answer: Any) -> CheckResult:
     """Print whether `answer` solves exercise `key`; the result is truthy only on a pass."""
     _load_all()
+    if not isinstance(key, str) or (key not in _REGISTRY and isinstance(answer, str) and answer in _REGISTRY):
+        if isinstance(answer, str) and answer in _REGISTRY:
+            print(f"[HINT] the arguments are swapped: call check({answer!r}, your_answer), the exercise name first")
+        else:
+            print(f"[HINT] the first argument must be an exercise name such as {next(iter(_REGISTRY))!r}, "
+                  f"got {_kind(key)} ({_short(key)})")
+        return CheckResult(False)
     if key not in _REGISTRY:
         print(f"[HINT] no exercise called {key!r}; known: {', '.join(_REGISTRY)}")
         return CheckResult(False)

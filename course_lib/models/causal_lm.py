@@ -17,8 +17,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from ..base.seeding import seed_everything
-from ..base.validation import require_int
-from ..shapes_world import generate_scenes, make_captions, make_vqa
+from ..base.validation import require_int, require_model, require_str, require_str_list, require_tokenizer
+from ..shapes_world import MAX_SCENES, generate_scenes, make_captions, make_vqa
 from ..tokenizer import build_tokenizer, require_known_words
 from ..training import TrainResult, step_seed, train
 from .shipped import load_shipped
@@ -69,7 +69,7 @@ def build_tiny_lm(tokenizer: PreTrainedTokenizerFast | None = None, seed: int = 
 def text_corpus(n_scenes: int, seed: int, qa_share: float = 0.5) -> list[str]:
     """Shapes World sentences from `n_scenes` seeded scenes (1-3 objects): roughly `qa_share` of them
     question-answer text "<question> <answer>", the rest captions; order shuffled by `seed`."""
-    n_scenes = require_int("n_scenes", n_scenes, low=1)
+    n_scenes = require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES)
     if not 0.0 <= float(qa_share) <= 1.0:
         raise ValueError(f"qa_share must be in [0, 1], got {qa_share}")
     scenes = generate_scenes(n_scenes, seed=seed, min_objects=1, max_objects=3, split="all")
@@ -85,10 +85,10 @@ def text_corpus(n_scenes: int, seed: int, qa_share: float = 0.5) -> list[str]:
 
 def text_batch(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> dict[str, torch.Tensor]:
     """<bos> text <eos>, right-padded: input_ids, attention_mask (B, T) and labels (-100 on padding)."""
-    if isinstance(texts, str) or len(texts) == 0:
-        raise TypeError("texts must be a non-empty list of strings")
+    require_tokenizer("tokenizer", tokenizer)
+    texts = require_str_list("texts", texts)
     for text in texts:
-        require_known_words(tokenizer, text)
+        require_known_words(tokenizer, text, "texts")
     enc = tokenizer(list(texts), padding=True, return_tensors="pt")
     labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
@@ -96,13 +96,19 @@ def text_batch(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> dict
 
 def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token cross-entropy over the labelled positions (the model shifts the labels)."""
+    if not isinstance(batch, dict) or "labels" not in batch:
+        raise TypeError(f"batch must be a dict with input_ids, attention_mask and labels (from text_batch), "
+                        f"got {type(batch).__name__}")
     return model(**batch).loss
 
 
 def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, steps: int, batch_size: int = 64,
                 lr: float = 3e-3, seed: int = 0, progress: bool = True, desc: str = "tiny LM") -> TrainResult:
     """Next-token pre-training on seeded text_corpus batches (batch of step s: step_seed(seed, s))."""
-    batch_size = require_int("batch_size", batch_size, low=1)
+    require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from build_tiny_lm() or load_tiny_lm()[0]")
+    require_tokenizer("tokenizer", tokenizer)
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
+    seed = require_int("seed", seed, low=0)
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         return text_batch(tokenizer, text_corpus(batch_size, step_seed(seed, step)))
@@ -113,6 +119,7 @@ def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, 
 @torch.no_grad()
 def perplexity(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> float:
     """exp(mean next-token loss) over `texts` (one batch)."""
+    require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from load_tiny_lm()[0]")
     model.eval()
     return float(torch.exp(lm_loss(model, text_batch(tokenizer, texts))))
 
@@ -120,6 +127,10 @@ def perplexity(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, text
 @torch.no_grad()
 def complete(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, prompt: str, max_new_tokens: int = 4) -> str:
     """Greedy continuation of `prompt` (without its <eos>) until <eos>, as text."""
+    require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from load_tiny_lm()[0]")
+    require_tokenizer("tokenizer", tokenizer)
+    require_known_words(tokenizer, require_str("prompt", prompt), "prompt")
+    max_new_tokens = require_int("max_new_tokens", max_new_tokens, low=1, high=64)
     ids = tokenizer(prompt, return_tensors="pt")["input_ids"][:, :-1]
     out = model.generate(
         input_ids=ids,

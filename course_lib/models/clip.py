@@ -11,8 +11,8 @@ from pathlib import Path
 from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPVisionConfig, PreTrainedTokenizerFast
 
 from ..base.seeding import seed_everything
-from ..base.validation import require_int
-from ..tokenizer import build_tokenizer
+from ..base.validation import require_int, require_model, require_tokenizer
+from ..tokenizer import build_tokenizer, save_tokenizer
 from .dual_encoder import image_processor, tower_sizes
 from .shipped import load_shipped
 
@@ -32,7 +32,7 @@ def tiny_clip_config(
 ) -> CLIPConfig:
     """A tiny CLIPConfig for Shapes World: a ViT of (image_size / patch_size)^2 + 1 tokens and a
     text transformer over the course tokenizer's vocabulary (eos id from the tokenizer)."""
-    tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
+    tokenizer = require_tokenizer("tokenizer", tokenizer) if tokenizer is not None else build_tokenizer()
     common = dict(
         **tower_sizes(hidden_size, layers, heads, image_size, patch_size),
         projection_dim=require_int("projection_dim", projection_dim, low=2),
@@ -59,9 +59,9 @@ def build_tiny_clip(tokenizer=None, seed: int = 0, **config) -> CLIPModel:
 
 def save_tiny_clip(model: CLIPModel, tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> Path:
     """save_pretrained the model (safetensors), the tokenizer and the image processor into `folder`."""
-    folder = Path(folder)
+    require_model("model", model, "CLIPModel")
+    folder = save_tokenizer(tokenizer, folder)  # checks the tokenizer and that folder is not a file
     model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
     image_processor(model.config.vision_config.image_size).save_pretrained(folder)
     return folder
 

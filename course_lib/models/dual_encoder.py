@@ -15,7 +15,15 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPImageProcessorPil
 
-from ..base.validation import require_array, require_choice, require_int
+from ..base.validation import (
+    describe,
+    require_array,
+    require_budget,
+    require_choice,
+    require_int,
+    require_str_list,
+    require_tokenizer,
+)
 from ..contrastive import (
     MAX_LOGIT_SCALE,
     clamp_logit_scale,
@@ -33,6 +41,7 @@ from ..shapes_world import (
     make_captions,
     off_palette_colors,
     repaint,
+    require_scenes,
 )
 from ..sigmoid_loss import sigmoid_loss
 from ..tokenizer import require_known_words
@@ -56,6 +65,9 @@ def to_pixel_values(images: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def encode_images(model, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
     """L2-normalised image embeddings (N, D) from a CLIP/SigLIP-style model's get_image_features."""
+    require_dual_encoder("model", model)
+    require_array("images", images, ndim=4, dtype="uint8", nonempty=True)
+    batch_size = require_int("batch_size", batch_size, low=1)
     model.eval()
     out = [
         _as_tensor(model.get_image_features(pixel_values=to_pixel_values(images[i : i + batch_size])))
@@ -67,12 +79,12 @@ def encode_images(model, images: np.ndarray, batch_size: int = 512) -> torch.Ten
 @torch.no_grad()
 def encode_texts(model, tokenizer, texts: Sequence[str], batch_size: int = 512) -> torch.Tensor:
     """L2-normalised text embeddings (N, D); raises ValueError naming words outside the vocabulary."""
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise TypeError("texts must be a list of strings")
-    if len(texts) == 0:
-        raise ValueError("texts is empty")
+    require_dual_encoder("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    texts = require_str_list("texts", texts)
+    batch_size = require_int("batch_size", batch_size, low=1)
     for text in texts:
-        require_known_words(tokenizer, text)
+        require_known_words(tokenizer, text, "texts")
     model.eval()
     out = []
     for i in range(0, len(texts), batch_size):
@@ -81,6 +93,16 @@ def encode_texts(model, tokenizer, texts: Sequence[str], batch_size: int = 512) 
             _as_tensor(model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]))
         )
     return torch.nn.functional.normalize(torch.cat(out), dim=-1)
+
+
+def require_dual_encoder(name: str, model) -> None:
+    """Raise TypeError unless `model` is a dual encoder (a CLIP- or SigLIP-style model with image and text towers)."""
+    towers = ("get_image_features", "get_text_features")
+    if not all(callable(getattr(model, t, None)) for t in towers):
+        raise TypeError(
+            f"{name} must be a CLIP- or SigLIP-style model (e.g. load_tiny_clip()[0]), got {describe(model)}; "
+            "check the argument order: model first, then tokenizer"
+        )
 
 
 def _as_tensor(features) -> torch.Tensor:
@@ -138,6 +160,7 @@ def described_by(
     a multi-object caption only of images with the identical caption; a caption naming a colour
     is never true of a repainted image (repainted: (B,) bool, default none).
     templates: (B,) index into TEMPLATES of each caption, -1 for multi-object captions."""
+    require_scenes("scenes", scenes)
     single = scenes.n_objects == 1
     true = single[:, None] & single[None, :]
     for field, values in (
@@ -177,7 +200,10 @@ def image_text_batch(
     single-object scenes repainted in a random off-palette colour (shapes_world.off_palette_colors)
     and captioned by their shape alone, a colour augmentation that teaches shape apart from colour.
     """
-    batch_size = require_int("batch_size", batch_size, low=2)
+    batch_size = require_int("batch_size", batch_size, low=2, high=100_000)
+    image_size = require_int("image_size", image_size, low=24, high=512)
+    require_budget("batch_size", batch_size * (4 if unique_captions else 1) * image_size**2 * 3,
+                   f"a batch of {batch_size} images of {image_size}x{image_size}")
     require_choice("positives", positives, POSITIVES)
     for name, share in (
         ("multi_object_share", multi_object_share),
@@ -232,6 +258,7 @@ def clip_softmax_loss(
 ) -> torch.Tensor:
     """CLIP's symmetric softmax loss at the model's scale exp(logit_scale); with a positives mask
     that marks more than the diagonal, the multi-positive version."""
+    require_dual_encoder("model", model)
     logits = clip_logits(image_emb, text_emb, model.logit_scale.exp())
     if positives is None or int(positives.sum()) == len(positives):
         return symmetric_info_nce(logits)
@@ -242,6 +269,7 @@ def clip_ignore_duplicates_loss(
     image_emb: torch.Tensor, text_emb: torch.Tensor, model, positives: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Plain CLIP loss that treats duplicate captions as negatives (the false-negative baseline)."""
+    require_dual_encoder("model", model)
     return symmetric_info_nce(clip_logits(image_emb, text_emb, model.logit_scale.exp()))
 
 
@@ -250,6 +278,7 @@ def siglip_batch_loss(
 ) -> torch.Tensor:
     """The sigmoid loss at the model's t = exp(logit_scale) and b = logit_bias (a SiglipModel).
     Duplicate captions (positives off the diagonal) are simply more +1 labels."""
+    require_dual_encoder("model", model)
     return sigmoid_loss(image_emb, text_emb, model.logit_scale.exp(), model.logit_bias, positives)
 
 
@@ -264,6 +293,10 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 
 def embed_batch(model, tokenizer, batch: ImageTextBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """L2-normalised (B, D) image and text embeddings of a batch, with gradients."""
+    require_dual_encoder("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    if not isinstance(batch, ImageTextBatch):
+        raise TypeError(f"batch must be an ImageTextBatch from image_text_batch(), got {describe(batch)}")
     pixels = to_pixel_values(batch.scenes.images)
     enc = tokenizer(batch.captions, padding=True, return_tensors="pt")
     image = _as_tensor(model.get_image_features(pixel_values=pixels))
@@ -301,6 +334,10 @@ def train_dual_encoder(
     max_scale: clamp exp(logit_scale) after every step (None: no clamp). Batch of step s uses seed
     step_seed(seed, s), so runs are repeatable.
     """
+    require_dual_encoder("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    steps, seed = require_int("steps", steps, low=1), require_int("seed", seed, low=0)
+    batch_size = require_int("batch_size", batch_size, low=2, high=100_000)
     loss_fn = LOSSES[require_choice("loss", loss, list(LOSSES))] if isinstance(loss, str) else loss
     if not callable(loss_fn):
         raise TypeError(f"loss must be a name in {list(LOSSES)} or a callable, got {type(loss).__name__}")

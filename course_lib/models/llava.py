@@ -32,11 +32,33 @@ from transformers import (
 )
 
 from ..base.seeding import seed_everything
-from ..base.validation import require_array, require_choice, require_int
+from ..base.validation import (
+    describe,
+    require_array,
+    require_budget,
+    require_choice,
+    require_instance,
+    require_int,
+    require_model,
+    require_sequence,
+    require_str,
+    require_str_list,
+    require_tokenizer,
+    short_repr,
+)
 from ..budgets import tokens_per_image
 from ..patches import num_patches
-from ..shapes_world import QA, QUESTION_TYPES, Scenes, generate_scenes, make_captions, make_vqa
-from ..tokenizer import IMAGE, encode
+from ..shapes_world import (
+    MAX_SCENES,
+    QA,
+    QUESTION_TYPES,
+    Scenes,
+    generate_scenes,
+    make_captions,
+    make_vqa,
+    require_scenes,
+)
+from ..tokenizer import IMAGE, encode, require_known_words
 from ..training import TrainResult, step_seed, train
 from .causal_lm import lm_loss
 from .dual_encoder import image_processor, to_pixel_values
@@ -54,6 +76,7 @@ PROJECTORS: tuple[str, ...] = ("mlp", "linear")
 def build_processor(tokenizer: PreTrainedTokenizerFast, image_size: int = 48, patch_size: int = 8) -> LlavaProcessor:
     """LlavaProcessor over the course tokenizer (<image> is its special token) and a CLIPImageProcessorPil
     with the course's normalisation; a CLIP tower has a class token, hence num_additional_image_tokens=1."""
+    require_tokenizer("tokenizer", tokenizer)
     num_patches(image_size, patch_size)  # validates the sizes
     return LlavaProcessor(
         image_processor=image_processor(image_size),
@@ -66,9 +89,10 @@ def build_processor(tokenizer: PreTrainedTokenizerFast, image_size: int = 48, pa
 
 def expand_image_token(text: str, n_tokens: int) -> str:
     """The processor's text step from scratch: each <image> becomes `n_tokens` copies of itself."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a string, got {type(text).__name__}")
-    return text.replace(IMAGE, IMAGE * require_int("n_tokens", n_tokens, low=1))
+    require_str("text", text, allow_empty=True)
+    n_tokens = require_int("n_tokens", n_tokens, low=1)
+    require_budget("n_tokens", 4 * len(IMAGE) * n_tokens * max(text.count(IMAGE), 1), f"expanding {IMAGE}")
+    return text.replace(IMAGE, IMAGE * n_tokens)
 
 
 # ---- projector --------------------------------------------------------------------------------
@@ -106,6 +130,10 @@ class Projector(nn.Module):
 def tiny_llava_config(vision_config: CLIPVisionConfig, text_config: Any, image_token_id: int) -> LlavaConfig:
     """LlavaConfig for a CLIP vision tower and a Llama LM: feature layer -2, class token dropped,
     GELU MLP projector, image_seq_length = (S/P)^2."""
+    require_instance("vision_config", vision_config, CLIPVisionConfig, "a CLIPVisionConfig",
+                     "pass clip.config.vision_config, not the full CLIP config")
+    if not hasattr(text_config, "to_dict") or not hasattr(text_config, "tie_word_embeddings"):
+        raise TypeError(f"text_config must be a language model's config (e.g. lm.config), got {describe(text_config)}")
     n = tokens_per_image(vision_config.image_size, vision_config.patch_size, strategy=STRATEGY)
     return LlavaConfig(
         vision_config=vision_config.to_dict(),
@@ -130,6 +158,8 @@ def build_tiny_llava(
             f"vision must be a trained CLIPModel (e.g. load_tiny_clip()[0]) or a CLIPVisionConfig, "
             f"got {type(vision).__name__}"
         )
+    require_model("lm", lm, "LlamaForCausalLM", "pass the tiny LM from load_tiny_lm()[0]")
+    require_tokenizer("tokenizer", tokenizer)
     seed_everything(seed, threads=None)
     clip = vision if isinstance(vision, CLIPModel) else None
     vision_config = clip.config.vision_config if clip is not None else vision
@@ -142,11 +172,17 @@ def build_tiny_llava(
     return model.eval()
 
 
+def require_llava(name: str, model: Any) -> None:
+    """Raise TypeError unless `model` is a LlavaForConditionalGeneration."""
+    require_model(name, model, "LlavaForConditionalGeneration", "pass the tiny LLaVA (load_tiny_llava()[0])")
+
+
 def set_stage(model: LlavaForConditionalGeneration, stage: int) -> list[nn.Parameter]:
     """Freeze and unfreeze for a training stage; return the trainable parameters.
 
     The vision tower is always frozen; stage 1 trains the projector only; stage 2 the projector and the LM.
     """
+    require_llava("model", model)
     require_choice("stage", stage, (1, 2))
     model.model.vision_tower.requires_grad_(False)
     model.model.multi_modal_projector.requires_grad_(True)
@@ -157,6 +193,7 @@ def set_stage(model: LlavaForConditionalGeneration, stage: int) -> list[nn.Param
 
 def count_parameters(model: LlavaForConditionalGeneration) -> dict[str, tuple[int, int]]:
     """(total, trainable) parameters of the vision tower, projector and LM (embeddings tied to the head)."""
+    require_llava("model", model)
     parts = {
         "vision tower": model.model.vision_tower,
         "projector": model.model.multi_modal_projector,
@@ -182,6 +219,7 @@ def llava_batch(
     """Training batch, one row per conversation: "<bos> <image>xN prompt1 answer1 <eos> prompt2 answer2 <eos> ...",
     right-padded (LLaVA's multi-turn format: every answer ends with <eos>). Labels are -100 everywhere but
     the answers and their <eos>. images: (B, S, S, 3) uint8, or None for a blind batch (no <image>)."""
+    require_tokenizer("tokenizer", tokenizer)
     if isinstance(conversations, str) or len(conversations) == 0:
         raise ValueError("conversations must be a non-empty list, one list of (prompt, answer) turns per image")
     if images is not None:
@@ -230,7 +268,7 @@ def conversation_batch(tokenizer: PreTrainedTokenizerFast, conversations: Sequen
 def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[list[Turn]]]:
     """(images, conversations) for captioning: seeded scenes of 1-3 objects, each one turn (empty prompt, caption)."""
     scenes = generate_scenes(
-        require_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all"
+        require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES), seed=seed, min_objects=1, max_objects=3, split="all"
     )
     return scenes.images, [[("", caption)] for caption in make_captions(scenes, seed=seed)]
 
@@ -240,7 +278,7 @@ def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> 
     (default: all; make_vqa asks one of each type, 'relation' needs two objects) in a random order."""
     turns = require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
     scenes = generate_scenes(
-        require_int("n_scenes", n_scenes, low=1), seed=seed, min_objects=1, max_objects=3, split="all"
+        require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES), seed=seed, min_objects=1, max_objects=3, split="all"
     )
     by_scene: dict[int, list[QA]] = {}
     for q in make_vqa(scenes, seed=seed):
@@ -257,6 +295,7 @@ def caption_batch(
     tokenizer: PreTrainedTokenizerFast, batch_size: int, seed: int, n_image_tokens: int = 36
 ) -> dict[str, torch.Tensor]:
     """Stage-1 batch: seeded scenes (1-3 objects) and their captions as targets (empty prompt)."""
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
     return llava_batch(tokenizer, *caption_examples(batch_size, seed), n_image_tokens)
 
 
@@ -269,6 +308,7 @@ def vqa_batch(
     turns: int = len(QUESTION_TYPES),
 ) -> dict[str, torch.Tensor]:
     """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image)."""
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
     images, conversations = vqa_examples(batch_size, seed, turns)
     return llava_batch(tokenizer, None if blind else images, conversations, n_image_tokens)
 
@@ -280,6 +320,9 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
     conversations of `turns` questions per image (blind=True withholds the image).
     Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
+    require_tokenizer("tokenizer", tokenizer)
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
+    seed, turns = require_int("seed", seed, low=0), require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
     n = model.config.image_seq_length
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
@@ -308,10 +351,18 @@ def generate_answers(
     batch_size: int = 250,
 ) -> list[str]:
     """Greedy generate() answers to one question per image (images None: blind, text only), left-padded."""
-    if isinstance(questions, str):
-        raise TypeError("questions must be a list of strings, one per image")
+    require_llava("model", model)
+    require_tokenizer("tokenizer", tokenizer)
+    questions = require_str_list("questions", questions)
+    for q in questions:
+        require_known_words(tokenizer, q, "questions")
+    batch_size = require_int("batch_size", batch_size, low=1)
+    max_new_tokens = require_int("max_new_tokens", max_new_tokens, low=1, high=64)
     if images is not None:
-        require_array("images", images, ndim=4, dtype="uint8", shape=(len(questions), None, None, 3))
+        require_array("images", images, ndim=4, dtype="uint8")
+        if len(images) != len(questions):
+            raise ValueError(f"got {len(images)} images but {len(questions)} questions: pass one question per image")
+        require_array("images", images, shape=(len(questions), None, None, 3))
         size = model.config.vision_config.image_size
         if images.shape[1:3] != (size, size):
             raise ValueError(
@@ -346,7 +397,7 @@ def generate_answers(
 def eval_set(n_questions: int, seed: int) -> tuple[Scenes, list[QA]]:
     """Held-out scenes (1-3 objects) and the first `n_questions` of make_vqa over them (every type);
     the shipped metrics use 1,000 questions and recipes.SEEDS.llava_eval (never a training seed)."""
-    n_questions = require_int("n_questions", n_questions, low=1)
+    n_questions = require_int("n_questions", n_questions, low=1, high=5 * MAX_SCENES)
     scenes = generate_scenes(n_questions // 5 + 1, seed=seed, min_objects=1, max_objects=3, split="all")
     return scenes, make_vqa(scenes, seed=seed)[:n_questions]
 
@@ -354,8 +405,11 @@ def eval_set(n_questions: int, seed: int) -> tuple[Scenes, list[QA]]:
 def vqa_metrics(qa: Sequence[QA], predictions: Sequence[str]) -> dict[str, float]:
     """Exact-match accuracy per question type and overall, and the hallucination yes-rate:
     the share of 'is there a ...' questions about absent objects answered 'yes'."""
+    qa, predictions = require_sequence("qa", qa), require_str_list("predictions", predictions)
+    if not all(isinstance(q, QA) for q in qa):
+        raise TypeError(f"qa must be a list of QA items from make_vqa() or eval_set(), got {short_repr(qa)}")
     if len(qa) != len(predictions):
-        raise ValueError(f"got {len(qa)} questions but {len(predictions)} predictions")
+        raise ValueError(f"got {len(qa)} questions (qa) but {len(predictions)} predictions")
     right = np.array([p == q.answer for q, p in zip(qa, predictions)])
     kinds = np.array([q.kind for q in qa])
     metrics = {k: float(right[kinds == k].mean()) for k in QUESTION_TYPES if (kinds == k).any()}
@@ -374,6 +428,7 @@ def evaluate(
     blind: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
     """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images)."""
+    require_scenes("scenes", scenes)
     images = None if blind else scenes.images[[q.scene for q in qa]]
     predictions = generate_answers(model, tokenizer, images, [q.question for q in qa])
     return vqa_metrics(qa, predictions), predictions
@@ -381,6 +436,8 @@ def evaluate(
 
 def metrics_table(rows: dict[str, dict[str, float]]) -> str:
     """A text table: one row per model, one column per question type, overall and yes-rate on absent objects."""
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError(f"rows must be a non-empty dict of {{model name: vqa_metrics(...)}}, got {short_repr(rows)}")
     cols = [c for c in (*QUESTION_TYPES, "overall", "yes_rate_absent") if any(c in r for r in rows.values())]
     width = max(len(n) for n in rows) + 2
     lines = [" " * width + " ".join(f"{c[:9]:>9}" for c in cols)]

@@ -13,7 +13,7 @@ import torch
 from transformers import SiglipConfig, SiglipModel, SiglipTextConfig, SiglipVisionConfig
 
 from ..base.seeding import seed_everything
-from ..base.validation import require_int, require_positive
+from ..base.validation import require_finite, require_int, require_model, require_positive
 from ..sigmoid_loss import PAPER_BIAS, PAPER_SCALE
 from ..tokenizer import build_tokenizer
 from .dual_encoder import tower_sizes
@@ -66,12 +66,13 @@ def tiny_siglip_config(tokenizer=None, *, hidden_size: int = 96, layers: int = 3
 def set_paper_init(model: SiglipModel, scale: float = PAPER_SCALE, bias: float = PAPER_BIAS) -> SiglipModel:
     """Set logit_scale = log(scale) and logit_bias = bias in place (the paper: t' = log 10, b = -10).
     SiglipModel's own initialisation puts both at 0, i.e. t = 1 and b = 0."""
+    require_model("model", model, "SiglipModel", "set_paper_init is for SigLIP (a CLIP has no logit_bias)")
     scale = require_positive("scale", scale)
     if not math.isfinite(float(bias)):
         raise ValueError(f"bias must be finite, got {bias}")
     with torch.no_grad():
         model.logit_scale.fill_(math.log(scale))
-        model.logit_bias.fill_(float(bias))
+        model.logit_bias.fill_(require_finite("bias", bias))
     return model
 
 
