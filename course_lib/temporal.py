@@ -1,0 +1,149 @@
+"""A tiny temporal-grounding model on frozen tiny-CLIP frame features (taught in notebook 07, section 6).
+
+Each frame of a Shapes World clip goes through the frozen CLIP vision tower once; its patch tokens,
+pooled spatially or not, are flattened into one frame vector. A small BERT encoder (a real
+`transformers` class) reads the question token and the frame vectors, each with the position of
+its frame in the clip (so subsampled frames keep their timestamps). The answer is a pointer: one
+score per frame, plus a "never" score read from the question token.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import BertConfig, BertModel
+
+from .clip_model import to_pixel_values
+from .training import TrainResult, train
+from .validation import check_array, check_int
+from .video import QUESTIONS, average_pool_tokens, grounding_accuracy, uniform_frame_indices
+
+POOLS: tuple[str, ...] = ("2x2 average", "none")
+
+
+@torch.no_grad()
+def frame_features(tower: nn.Module, frames: np.ndarray, *, batch_size: int = 1024, progress: bool = True) -> torch.Tensor:
+    """Patch tokens of every frame from a CLIP vision tower's last layer: (N, T, S, S, 3) uint8 ->
+    (N, T, P, D) float32 (class token dropped; P = 36 for the tiny CLIP's 48 px, 8 px patches)."""
+    check_array("frames", frames, ndim=5, dtype="uint8")
+    n, t = frames.shape[:2]
+    flat = frames.reshape(n * t, *frames.shape[2:])
+    tower.eval()
+    out = []
+    for i in tqdm(range(0, len(flat), batch_size), desc="frame features", disable=not progress, mininterval=0.5):
+        out.append(tower(to_pixel_values(flat[i : i + batch_size])).last_hidden_state[:, 1:])
+    features = torch.cat(out)
+    return features.reshape(n, t, *features.shape[1:])
+
+
+def pool_frames(features: torch.Tensor, pool: str) -> torch.Tensor:
+    """(N, T, P, D) -> (N, T, P', D): "2x2 average" (36 -> 9 tokens per frame) or "none"."""
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {list(POOLS)}, got {pool!r}")
+    check_array("features", features, ndim=4)
+    if pool == "none":
+        return features
+    n, t = features.shape[:2]
+    pooled = average_pool_tokens(features.reshape(n * t, *features.shape[2:]), 2)
+    return pooled.reshape(n, t, *pooled.shape[1:])
+
+
+class TemporalGrounder(nn.Module):
+    """Question + frames -> logits over frame indices 0..T-1 and "never" (index T).
+
+    forward(features (B, T', P, D), question (B,) index into QUESTIONS, frames (T',) frame indices of
+    the T' kept frames) -> (B, T + 1); frames that were not kept get a score of -1e4.
+    """
+
+    def __init__(self, tokens_per_frame: int, feature_dim: int, n_frames: int, *, hidden: int = 64, layers: int = 2,
+                 heads: int = 4) -> None:
+        super().__init__()
+        self.n_frames = check_int("n_frames", n_frames, low=2)
+        width = check_int("tokens_per_frame", tokens_per_frame, low=1) * check_int("feature_dim", feature_dim, low=1)
+        self.norm = nn.LayerNorm(width)
+        self.frame_proj = nn.Linear(width, hidden)
+        self.question = nn.Embedding(len(QUESTIONS), hidden)
+        config = BertConfig(vocab_size=1, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                            intermediate_size=2 * hidden, max_position_embeddings=n_frames + 1, type_vocab_size=1,
+                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        self.encoder = BertModel(config, add_pooling_layer=False)
+        self.frame_score = nn.Linear(hidden, 1)
+        self.never_score = nn.Linear(hidden, 1)
+
+    def forward(self, features: torch.Tensor, question: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        b, kept = features.shape[:2]
+        frames = torch.arange(kept) if frames is None else torch.as_tensor(frames, dtype=torch.long)
+        q = self.question(question)[:, None]  # (B, 1, H)
+        x = torch.cat([q, self.frame_proj(self.norm(features.flatten(2))) + q], dim=1)  # (B, 1 + T', H)
+        positions = torch.cat([torch.zeros(1, dtype=torch.long), frames + 1])[None].expand(b, -1)
+        h = self.encoder(inputs_embeds=x, position_ids=positions).last_hidden_state
+        logits = torch.full((b, self.n_frames + 1), -1e4, dtype=h.dtype)
+        logits[:, frames] = self.frame_score(h[:, 1:]).squeeze(-1)
+        logits[:, self.n_frames] = self.never_score(h[:, 0]).squeeze(-1)
+        return logits
+
+
+@dataclass(frozen=True)
+class GrounderRecipe:
+    """How a TemporalGrounder is trained: steps of `batch_size` random (clip, question) pairs, seeded;
+    keep: frames kept per clip (uniformly sampled, the same at every step)."""
+
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 3e-3
+    keep: int = 16
+    seed: int = 0
+
+
+def train_grounder(model: TemporalGrounder, features: torch.Tensor, answers: np.ndarray, recipe: GrounderRecipe,
+                   *, progress: bool = True, desc: str = "temporal model") -> TrainResult:
+    """Train on cached features (N, T, P, D) and answers (N, 2) through course_lib.training.train."""
+    check_array("features", features, ndim=4)
+    check_array("answers", answers, shape=(len(features), len(QUESTIONS)), dtype="i")
+    frames = torch.from_numpy(uniform_frame_indices(features.shape[1], recipe.keep))
+    targets = torch.from_numpy(np.asarray(answers, dtype=np.int64))
+    generator = torch.Generator().manual_seed(recipe.seed)
+    torch.manual_seed(recipe.seed)
+
+    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        clip = torch.randint(0, len(features), (recipe.batch_size,), generator=generator)
+        question = torch.randint(0, len(QUESTIONS), (recipe.batch_size,), generator=generator)
+        return features[clip][:, frames], question, targets[clip, question]
+
+    def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(m(batch[0], batch[1], frames), batch[2])
+
+    return train(model, batch_fn, loss_fn, steps=recipe.steps, lr=recipe.lr, progress=progress, desc=desc)
+
+
+@torch.no_grad()
+def predict(model: TemporalGrounder, features: torch.Tensor, question: str, keep: int | None = None) -> np.ndarray:
+    """(N,) predicted frame index (T = never) for one question, from `keep` uniformly sampled frames."""
+    if question not in QUESTIONS:
+        raise ValueError(f"question must be one of {list(QUESTIONS)}, got {question!r}")
+    frames = torch.from_numpy(uniform_frame_indices(features.shape[1], keep or features.shape[1]))
+    q = torch.full((len(features),), QUESTIONS.index(question))
+    model.eval()
+    return model(features[:, frames], q, frames).argmax(-1).numpy()
+
+
+def evaluate_grounder(model: TemporalGrounder, features: torch.Tensor, answers: np.ndarray,
+                      keep: int | None = None) -> dict[str, tuple[float, float]]:
+    """{question: (exact, within +-1)} on held-out clips, from `keep` frames per clip."""
+    never = features.shape[1]
+    return {q: grounding_accuracy(predict(model, features, q, keep), answers[:, i], never) for i, q in enumerate(QUESTIONS)}
+
+
+def baselines(train_answers: np.ndarray, test_answers: np.ndarray, n_frames: int) -> dict[str, dict[str, tuple[float, float]]]:
+    """Two models that never look: "blind" answers each question with its most frequent training
+    answer; "middle frame" always answers frame T // 2."""
+    out: dict[str, dict[str, tuple[float, float]]] = {"blind": {}, "middle frame": {}}
+    for i, q in enumerate(QUESTIONS):
+        common = np.bincount(train_answers[:, i], minlength=n_frames + 1).argmax()
+        for name, guess in (("blind", common), ("middle frame", n_frames // 2)):
+            out[name][q] = grounding_accuracy(np.full(len(test_answers), guess), test_answers[:, i], n_frames)
+    return out

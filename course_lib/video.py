@@ -1,0 +1,149 @@
+"""Video as tokens: the levers that cut a video's visual tokens, the cost of attention over space
+and time, and the temporal-grounding questions asked about Shapes World clips.
+
+Taught in notebook 07 (sections 2-5). Token *counts* live in `budgets`; this module holds the
+operations on token tensors and clips that the counts describe.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .shapes_world import Clips
+from .validation import check_array, check_int
+
+QUESTIONS: tuple[str, ...] = ("contact", "color change")
+QUESTION_TEXT: dict[str, str] = {
+    "contact": "at which frame does the object first touch a wall?",
+    "color change": "at which frame does the object change colour? (or never)",
+}
+
+
+# ---- frame sampling ----------------------------------------------------------------------------
+
+def uniform_frame_indices(total: int, keep: int) -> np.ndarray:
+    """Indices of `keep` frames spread evenly over `total`: i x total // keep (the rule of
+    transformers' default_sample_indices_fn). E.g. total 16, keep 4 -> [0, 4, 8, 12]."""
+    total = check_int("total", total, low=1)
+    keep = check_int("keep", keep, low=1)
+    if keep > total:
+        raise ValueError(f"keep ({keep}) cannot exceed the clip's {total} frames: sample at most every frame")
+    return np.arange(keep) * total // keep
+
+
+# ---- spatial levers on a square token grid ------------------------------------------------------
+
+def _grid_side(name: str, x: torch.Tensor, multiple: int) -> int:
+    check_array(name, x, ndim=3)
+    side = math.isqrt(x.shape[1])
+    if side * side != x.shape[1]:
+        raise ValueError(f"{name} must hold a square grid of tokens (B, side*side, D), got {x.shape[1]} tokens "
+                         f"(shape {tuple(x.shape)}); e.g. 1024 = 32 x 32")
+    if side % multiple:
+        raise ValueError(f"the grid side ({side}) of {name} must be a multiple of {multiple}")
+    return side
+
+
+def average_pool_tokens(x: torch.Tensor, stride: int = 2) -> torch.Tensor:
+    """(B, S*S, D) -> (B, (S/stride)^2, D): average each stride x stride block (LLaVA-NeXT-Video, 576 -> 144)."""
+    stride = check_int("stride", stride, low=1)
+    side = _grid_side("x", x, stride)
+    grid = x.reshape(x.shape[0], side, side, -1).permute(0, 3, 1, 2)
+    return F.avg_pool2d(grid, stride).flatten(2).transpose(1, 2)
+
+
+def bilinear_pool_tokens(x: torch.Tensor) -> torch.Tensor:
+    """(B, S*S, D) -> (B, ceil(S/2)^2, D) by bilinear resizing (LLaVA-OneVision's video frames, 729 -> 196)."""
+    side = _grid_side("x", x, 1)
+    grid = x.reshape(x.shape[0], side, side, -1).permute(0, 3, 1, 2)
+    out = F.interpolate(grid, size=(math.ceil(side / 2), math.ceil(side / 2)), mode="bilinear")
+    return out.permute(0, 2, 3, 1).reshape(x.shape[0], -1, x.shape[-1])
+
+
+def pixel_shuffle(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
+    """Space-to-depth on tokens: (B, S*S, D) -> (B, (S/scale)^2, D*scale^2). Each output token
+    concatenates a scale x scale block, so nothing is lost (Idefics3 / SmolVLM connector)."""
+    scale = check_int("scale", scale, low=1)
+    side = _grid_side("x", x, scale)
+    b, _, d = x.shape
+    blocks = x.reshape(b, side // scale, scale, side // scale, scale, d)
+    # (B, block row, row offset, block column, column offset, D) -> channels ordered (row offset, column offset, D)
+    return blocks.permute(0, 1, 3, 2, 4, 5).reshape(b, (side // scale) ** 2, scale * scale * d)
+
+
+def pixel_unshuffle(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
+    """The inverse of pixel_shuffle: (B, (S/scale)^2, D*scale^2) -> (B, S*S, D)."""
+    scale = check_int("scale", scale, low=1)
+    side = _grid_side("x", x, 1)
+    b, _, wide = x.shape
+    if wide % (scale * scale):
+        raise ValueError(f"width {wide} of x must be a multiple of scale^2 = {scale * scale}")
+    d = wide // (scale * scale)
+    blocks = x.reshape(b, side, side, scale, scale, d).permute(0, 1, 3, 2, 4, 5)
+    return blocks.reshape(b, (side * scale) ** 2, d)
+
+
+# ---- attention over space and time --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpaceTimeCost:
+    """Attention-score entries and FLOPs (QK^T plus scores x V, one layer) for T frames of N tokens, width D."""
+
+    joint_entries: int
+    factorised_entries: int
+    joint_flops: int
+    factorised_flops: int
+
+
+def space_time_cost(frames: int, tokens: int, dim: int) -> SpaceTimeCost:
+    """Joint attention over all T x N tokens: (TN)^2 entries. Factorised (spatial within each frame,
+    then temporal across frames at each position, TimeSformer / ViViT): T N^2 + N T^2.
+    FLOPs = 4 x entries x D (2 for QK^T, 2 for scores x V)."""
+    t, n, d = check_int("frames", frames, low=1), check_int("tokens", tokens, low=1), check_int("dim", dim, low=1)
+    joint, factorised = (t * n) ** 2, t * n * n + n * t * t
+    return SpaceTimeCost(joint, factorised, 4 * joint * d, 4 * factorised * d)
+
+
+def _attend(q: torch.Tensor) -> torch.Tensor:
+    scores = torch.softmax(q @ q.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+    return scores @ q
+
+
+def joint_attention(x: torch.Tensor) -> torch.Tensor:
+    """Parameter-free self-attention over every token of (B, T, N, D) at once (queries = keys = values = x)."""
+    check_array("x", x, ndim=4)
+    b, t, n, d = x.shape
+    return _attend(x.reshape(b, t * n, d)).reshape(b, t, n, d)
+
+
+def factorised_attention(x: torch.Tensor) -> torch.Tensor:
+    """Spatial attention within each frame, then temporal attention across frames at each position, (B, T, N, D)."""
+    check_array("x", x, ndim=4)
+    spatial = _attend(x)  # (B, T, N, D): each frame on its own
+    return _attend(spatial.transpose(1, 2)).transpose(1, 2)  # (B, N, T, D): each position over time
+
+
+# ---- temporal-grounding questions about clips ----------------------------------------------------
+
+def clip_answers(clips: Clips) -> np.ndarray:
+    """(N, 2) int answers to QUESTIONS for each clip: the first frame that touches a wall, and the
+    first frame with the new colour, or T (= "never", T = frames per clip) if the colour never changes."""
+    if not isinstance(clips, Clips):
+        raise TypeError(f"clips must be a shapes_world.Clips, got {type(clips).__name__}")
+    never = clips.frames.shape[1]
+    change = np.where(clips.color_change_frame < 0, never, clips.color_change_frame)
+    return np.stack([clips.contact_frame, change], axis=1).astype(np.int64)
+
+
+def grounding_accuracy(predicted: np.ndarray, true: np.ndarray, never: int) -> tuple[float, float]:
+    """(exact, within +-1 frame) accuracy of predicted frame indices; "never" (= never) counts only when exact."""
+    predicted, true = np.asarray(predicted), np.asarray(true)
+    check_array("true", true, ndim=1, dtype="i")
+    check_array("predicted", predicted, shape=true.shape, dtype="i")
+    exact = predicted == true
+    near = np.where((predicted == never) | (true == never), exact, np.abs(predicted - true) <= 1)
+    return float(exact.mean()), float(near.mean())
