@@ -315,16 +315,14 @@ def pooling_factor(pooling: str) -> int:
     return {"none": 1, "2x2 average": 4, "pixel shuffle 2": 4, "pixel shuffle 4": 16}[pooling]
 
 
-def render_video_budget(duration_s: float = 60, fps: float = 1, frames_kept: int | None = None, tokens_per_frame: int = 576,
+def render_video_budget(duration_s: float = 60, fps: float = 1, max_frames: int = 64, tokens_per_frame: int = 576,
                         pooling: str = "2x2 average", lm: str = "7B (GQA: 8 KV heads)", dtype: str = "fp16") -> str:
-    """Duration, fps, frames kept, tokens per frame, pooling and LM shape -> total visual tokens, share
-    of the context window, KV cache, prefill FLOPs and a time estimate on GPU_NAME, as text."""
+    """Duration, fps, the most frames the model keeps (sampled uniformly), tokens per frame, pooling and
+    LM shape -> total visual tokens, share of the context window, KV cache, prefill FLOPs and a time
+    estimate on GPU_NAME, as text."""
     check_choice("lm", lm, list(LM_SHAPES))
     frames = frames_in(duration_s, fps)
-    kept = frames if frames_kept is None else check_int("frames_kept", frames_kept, low=1)
-    if kept > frames:
-        raise ValueError(f"frames_kept ({kept}) cannot exceed the {frames} frames of {duration_s} s at {fps} fps; "
-                         "lower frames_kept or raise fps")
+    kept = min(frames, check_int("max_frames", max_frames, low=1))
     factor = pooling_factor(pooling)
     if check_int("tokens_per_frame", tokens_per_frame, low=1) % factor:
         raise ValueError(f"tokens_per_frame ({tokens_per_frame}) must be a multiple of {factor} for pooling '{pooling}'")
@@ -335,10 +333,11 @@ def render_video_budget(duration_s: float = 60, fps: float = 1, frames_kept: int
     seconds = flops / (GPU_PEAK_FLOPS * GPU_UTILISATION)
     share = tokens / shape.context
     return "\n".join([
-        (f"{duration_s:g} s at {fps:g} fps = {frames} frames, {kept} kept; {tokens_per_frame} tokens/frame, "
-         f"pooling '{pooling}' -> {per_frame} per frame"),
+        (f"{duration_s:g} s at {fps:g} fps = {frames:,} frames; {kept:,} kept (one every {duration_s / kept:.2f} s); "
+         f"{tokens_per_frame} tokens/frame, pooling '{pooling}' -> {per_frame} per frame"),
         f"{tokens:,} visual tokens = {100 * share:.1f}% of a {shape.context:,}-token context"
         + ("  (does not fit!)" if share > 1 else ""),
         f"KV cache ({shape.name}, {dtype}): {format_bytes(lm_kv_bytes(tokens, shape, dtype))}",
-        f"prefill: {format_flops(flops)} = about {seconds:.2f} s on one {GPU_NAME} at {GPU_UTILISATION:.0%} utilisation",
+        (f"prefill: {format_flops(flops)}, about {seconds:.2f} s on one {GPU_NAME} "
+         f"at {GPU_UTILISATION:.0%} utilisation"),
     ])

@@ -23,6 +23,8 @@ from .validation import check_array, check_int
 from .video import QUESTIONS, average_pool_tokens, grounding_accuracy, uniform_frame_indices
 
 POOLS: tuple[str, ...] = ("2x2 average", "none")
+# Notebook 07's data: clips of 16 frames at the tower's 48 px; distinct seeds for training and held-out clips.
+TRAIN_CLIPS, TEST_CLIPS, TRAIN_SEED, TEST_SEED = 2000, 500, 7001, 7002
 
 
 @torch.no_grad()
@@ -99,6 +101,10 @@ class GrounderRecipe:
     seed: int = 0
 
 
+LIVE_RECIPE = GrounderRecipe()  # notebook 07: every frame, pooled tokens
+LOW_RATE_RECIPE = GrounderRecipe(keep=4)  # the same, trained on every 4th frame
+
+
 def train_grounder(model: TemporalGrounder, features: torch.Tensor, answers: np.ndarray, recipe: GrounderRecipe,
                    *, progress: bool = True, desc: str = "temporal model") -> TrainResult:
     """Train on cached features (N, T, P, D) and answers (N, 2) through course_lib.training.train."""
@@ -147,3 +153,76 @@ def baselines(train_answers: np.ndarray, test_answers: np.ndarray, n_frames: int
         for name, guess in (("blind", common), ("middle frame", n_frames // 2)):
             out[name][q] = grounding_accuracy(np.full(len(test_answers), guess), test_answers[:, i], n_frames)
     return out
+
+
+# ---- tiny video VLMs: real transformers classes, only to count the tokens they produce -----------
+
+VLM_KINDS: tuple[str, ...] = ("llava-next-video", "video-llava", "llava-onevision", "qwen2-vl")
+IMAGE_TOKEN_ID, VIDEO_TOKEN_ID, VISION_START_ID, VISION_END_ID = 60, 61, 62, 63
+_TEXT = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+             num_key_value_heads=1, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+
+def _vision(model_type: str, image_size: int) -> dict:
+    return dict(model_type=model_type, image_size=image_size, patch_size=14, hidden_size=16, intermediate_size=32,
+                num_hidden_layers=1, num_attention_heads=2)
+
+
+def tiny_video_vlm(kind: str, seed: int = 0) -> nn.Module:
+    """A randomly initialised, tiny (width 16-32, one layer) video VLM of a real class, with the real
+    model's frame size and patch size, so that its token counts are the real model's:
+    "llava-next-video" (CLIP 336 px / 14, 2 x 2 average pooling), "video-llava" (CLIP 224 px / 14),
+    "llava-onevision" (SigLIP 384 px / 14), "qwen2-vl" (3-D patches 2 x 14 x 14, 2 x 2 merge)."""
+    from transformers import (LlavaNextVideoConfig, LlavaNextVideoForConditionalGeneration, LlavaOnevisionConfig,
+                              LlavaOnevisionForConditionalGeneration, Qwen2VLConfig, Qwen2VLForConditionalGeneration,
+                              VideoLlavaConfig, VideoLlavaForConditionalGeneration)
+
+    if kind not in VLM_KINDS:
+        raise ValueError(f"kind must be one of {list(VLM_KINDS)}, got {kind!r}")
+    torch.manual_seed(check_int("seed", seed, low=0))
+    ids = dict(image_token_index=IMAGE_TOKEN_ID, video_token_index=VIDEO_TOKEN_ID)
+    if kind == "llava-next-video":
+        config = LlavaNextVideoConfig(vision_config=_vision("clip_vision_model", 336), text_config=dict(_TEXT, model_type="llama"),
+                                      spatial_pool_mode="average", spatial_pool_stride=2, **ids)
+        return LlavaNextVideoForConditionalGeneration(config).eval()
+    if kind == "video-llava":
+        config = VideoLlavaConfig(vision_config=_vision("clip_vision_model", 224), text_config=dict(_TEXT, model_type="llama"), **ids)
+        return VideoLlavaForConditionalGeneration(config).eval()
+    if kind == "llava-onevision":
+        config = LlavaOnevisionConfig(vision_config=_vision("siglip_vision_model", 384), text_config=dict(_TEXT, model_type="qwen2"), **ids)
+        return LlavaOnevisionForConditionalGeneration(config).eval()
+    text = dict(_TEXT, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]})
+    config = Qwen2VLConfig(text_config=text, vision_config=dict(depth=1, embed_dim=16, hidden_size=32, num_heads=1, mlp_ratio=2),
+                           image_token_id=IMAGE_TOKEN_ID, video_token_id=VIDEO_TOKEN_ID, vision_start_token_id=VISION_START_ID,
+                           vision_end_token_id=VISION_END_ID)
+    return Qwen2VLForConditionalGeneration(config).eval()
+
+
+@torch.no_grad()
+def library_video_features(model: nn.Module, video: torch.Tensor) -> torch.Tensor:
+    """The LM-ready tokens `model` (a tiny_video_vlm other than qwen2-vl) makes of one video (1, T, 3, S, S):
+    get_video_features' output as (tokens, D), with the config's feature layer and selection strategy."""
+    check_array("video", video, ndim=5)
+    config = model.config
+    kwargs = {"vision_feature_layer": config.vision_feature_layer}
+    if "VideoLlava" not in type(model).__name__:  # Video-LLaVA takes no strategy: its videos keep the class token
+        kwargs["vision_feature_select_strategy"] = config.vision_feature_select_strategy
+    out = model.model.get_video_features(video, **kwargs).pooler_output  # (1, tokens, D) or (T, 257, D)
+    return out.reshape(-1, out.shape[-1])
+
+
+@torch.no_grad()
+def qwen2vl_video_forward(model: nn.Module, grid_thw: tuple[int, int, int], n_placeholders: int | None = None) -> tuple[int, torch.Tensor]:
+    """Run a tiny Qwen2-VL on random 3-D patches of a video grid (t, h, w) in units of 2 x 14 x 14 patches:
+    returns (tokens from get_video_features, logits of a full forward whose prompt holds n_placeholders
+    <video> tokens, default: that count). The full forward needs mm_token_type_ids (2 = video) in 5.x."""
+    t, h, w = (check_int(n, v, low=1) for n, v in zip(("t", "h", "w"), grid_thw))
+    vc = model.config.vision_config
+    pixels = torch.randn(t * h * w, vc.in_channels * vc.temporal_patch_size * vc.patch_size**2)
+    grid = torch.tensor([[t, h, w]])
+    tokens = sum(len(x) for x in model.model.get_video_features(pixel_values_videos=pixels, video_grid_thw=grid).pooler_output)
+    n = tokens if n_placeholders is None else check_int("n_placeholders", n_placeholders, low=0)
+    ids = torch.tensor([[1, VISION_START_ID] + [VIDEO_TOKEN_ID] * n + [VISION_END_ID, 2]])
+    logits = model(input_ids=ids, pixel_values_videos=pixels, video_grid_thw=grid,
+                   mm_token_type_ids=(ids == VIDEO_TOKEN_ID).int() * 2).logits
+    return tokens, logits

@@ -147,3 +147,60 @@ def grounding_accuracy(predicted: np.ndarray, true: np.ndarray, never: int) -> t
     exact = predicted == true
     near = np.where((predicted == never) | (true == never), exact, np.abs(predicted - true) <= 1)
     return float(exact.mean()), float(near.mean())
+
+
+def reachable_share(answers: np.ndarray, n_frames: int, keep: int) -> dict[str, float]:
+    """The ceiling of a model that can only point at kept frames: for each question, the share of
+    answers within one frame of one of `keep` uniformly sampled frames ("never" is always reachable)."""
+    check_array("answers", answers, shape=(None, len(QUESTIONS)), dtype="i")
+    kept = uniform_frame_indices(n_frames, keep)
+    near = (np.abs(answers[..., None] - kept) <= 1).any(-1) | (answers == n_frames)
+    return {q: float(near[:, i].mean()) for i, q in enumerate(QUESTIONS)}
+
+
+# ---- figures ---------------------------------------------------------------------------------------
+
+def plot_filmstrip(frames: np.ndarray, rows: list[dict[str, int]], titles: list[str], every: int = 1):
+    """One row per clip (frames: (N, T, S, S, 3) uint8), every `every`-th frame; rows[i] maps a label
+    to a frame index to outline (e.g. {"true": 7, "predicted": 8}): green for "true", red otherwise."""
+    import matplotlib.pyplot as plt
+
+    check_array("frames", frames, ndim=5, dtype="uint8")
+    n, t = frames.shape[:2]
+    shown = list(range(0, t, check_int("every", every, low=1)))
+    fig, axes = plt.subplots(n, len(shown), figsize=(0.75 * len(shown), 0.95 * n), squeeze=False)
+    for i in range(n):
+        for j, f in enumerate(shown):
+            ax = axes[i, j]
+            ax.imshow(frames[i, f])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            marks = [label for label, frame in rows[i].items() if frame == f]
+            for side in ax.spines.values():
+                side.set_linewidth(3 if marks else 0.5)
+                side.set_color("limegreen" if "true" in marks else ("red" if marks else "gray"))
+            if i == 0:
+                ax.set_title(str(f), fontsize=8)
+        axes[i, 0].set_ylabel(titles[i], fontsize=7, rotation=0, ha="right", va="center")
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def plot_sampling_curve(curves: dict[str, dict[int, float]], baselines: dict[str, float], title: str, ax=None):
+    """Accuracy (y) against frames kept (x, log scale) for each curve {label: {kept: accuracy}}, with
+    horizontal lines for baselines {label: accuracy}."""
+    import matplotlib.pyplot as plt
+
+    ax = ax if ax is not None else plt.subplots(figsize=(5, 3.2))[1]
+    for label, points in curves.items():
+        kept = sorted(points)
+        ax.plot(kept, [points[k] for k in kept], marker="o", label=label)
+    for (label, value), style in zip(baselines.items(), (":", "--", "-.")):
+        ax.axhline(value, color="gray", linestyle=style, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("frames kept of 16")
+    ax.set_ylabel("accuracy within +-1 frame")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return ax
