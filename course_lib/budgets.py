@@ -229,7 +229,8 @@ def frames_in(duration_s: float, fps: float) -> int:
 
 def video_tokens(frames: int, tokens_per_frame: int, *, extra: int = 0) -> int:
     """Visual tokens of a video: frames x tokens_per_frame (+ extra, e.g. OneVision's one newline token)."""
-    frames, tokens_per_frame = check_int("frames", frames, low=1), check_int("tokens_per_frame", tokens_per_frame, low=1)
+    frames = check_int("frames", frames, low=1)
+    tokens_per_frame = check_int("tokens_per_frame", tokens_per_frame, low=1)
     return frames * tokens_per_frame + check_int("extra", extra, low=0)
 
 
@@ -260,7 +261,8 @@ def smart_resize(height: int, width: int, *, factor: int = QWEN_FACTOR, min_pixe
     h, w = round(height / factor) * factor, round(width / factor) * factor
     if h * w > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
-        h, w = max(factor, math.floor(height / beta / factor) * factor), max(factor, math.floor(width / beta / factor) * factor)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
     elif h * w < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
         h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
@@ -297,7 +299,8 @@ def qwen2vl_tokens(frames: int, height: int, width: int, *, video: bool | None =
 def prefill_flops(tokens: int, params: float, layers: int, d_model: int) -> float:
     """Forward FLOPs of a decoder LM over `tokens` tokens: 2 x params x tokens (every weight is one
     multiply-add per token) + 4 x layers x tokens^2 x d_model (QK^T and attention x V)."""
-    tokens, layers, d_model = check_int("tokens", tokens, low=0), check_int("layers", layers, low=1), check_int("d_model", d_model, low=1)
+    tokens, layers = check_int("tokens", tokens, low=0), check_int("layers", layers, low=1)
+    d_model = check_int("d_model", d_model, low=1)
     return 2 * check_positive("params", params) * tokens + 4 * layers * tokens**2 * d_model
 
 
@@ -325,7 +328,8 @@ def render_video_budget(duration_s: float = 60, fps: float = 1, max_frames: int 
     kept = min(frames, check_int("max_frames", max_frames, low=1))
     factor = pooling_factor(pooling)
     if check_int("tokens_per_frame", tokens_per_frame, low=1) % factor:
-        raise ValueError(f"tokens_per_frame ({tokens_per_frame}) must be a multiple of {factor} for pooling '{pooling}'")
+        raise ValueError(f"tokens_per_frame ({tokens_per_frame}) must be a multiple of {factor} "
+                         f"for pooling '{pooling}'")
     per_frame = tokens_per_frame // factor
     tokens = video_tokens(kept, per_frame)
     shape, (params, d_model) = LM_SHAPES[lm], LM_SIZES[lm]

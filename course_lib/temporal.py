@@ -1,11 +1,13 @@
 """A tiny temporal-grounding model on frozen tiny-CLIP frame features (taught in notebook 07, section 6).
 
 Each frame of a Shapes World clip goes through the frozen CLIP vision tower once; its patch tokens,
-pooled spatially or not, are flattened into one frame vector. A small BERT encoder (a real
+pooled spatially or not, are flattened into one frame vector, joined by its difference from the
+previous frame the model was given (a motion cue, as in two-stream and TSN video models). A small BERT encoder (a real
 `transformers` class) reads the question token and the frame vectors, each with the position of
 its frame in the clip (so subsampled frames keep their timestamps). The answer is a pointer: one
 score per frame, plus a "never" score read from the question token.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +30,9 @@ TRAIN_CLIPS, TEST_CLIPS, TRAIN_SEED, TEST_SEED = 2000, 500, 7001, 7002
 
 
 @torch.no_grad()
-def frame_features(tower: nn.Module, frames: np.ndarray, *, batch_size: int = 1024, progress: bool = True) -> torch.Tensor:
+def frame_features(
+    tower: nn.Module, frames: np.ndarray, *, batch_size: int = 1024, progress: bool = True
+) -> torch.Tensor:
     """Patch tokens of every frame from a CLIP vision tower's last layer: (N, T, S, S, 3) uint8 ->
     (N, T, P, D) float32 (class token dropped; P = 36 for the tiny CLIP's 48 px, 8 px patches)."""
     check_array("frames", frames, ndim=5, dtype="uint8")
@@ -61,26 +65,49 @@ class TemporalGrounder(nn.Module):
     the T' kept frames) -> (B, T + 1); frames that were not kept get a score of -1e4.
     """
 
-    def __init__(self, tokens_per_frame: int, feature_dim: int, n_frames: int, *, hidden: int = 64, layers: int = 2,
-                 heads: int = 4) -> None:
+    def __init__(
+        self,
+        tokens_per_frame: int,
+        feature_dim: int,
+        n_frames: int,
+        *,
+        hidden: int = 64,
+        layers: int = 2,
+        heads: int = 4,
+    ) -> None:
         super().__init__()
         self.n_frames = check_int("n_frames", n_frames, low=2)
-        width = check_int("tokens_per_frame", tokens_per_frame, low=1) * check_int("feature_dim", feature_dim, low=1)
+        width = (
+            2 * check_int("tokens_per_frame", tokens_per_frame, low=1) * check_int("feature_dim", feature_dim, low=1)
+        )
         self.norm = nn.LayerNorm(width)
         self.frame_proj = nn.Linear(width, hidden)
         self.question = nn.Embedding(len(QUESTIONS), hidden)
-        config = BertConfig(vocab_size=1, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                            intermediate_size=2 * hidden, max_position_embeddings=n_frames + 1, type_vocab_size=1,
-                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        config = BertConfig(
+            vocab_size=1,
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            intermediate_size=2 * hidden,
+            max_position_embeddings=n_frames + 1,
+            type_vocab_size=1,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        )
         self.encoder = BertModel(config, add_pooling_layer=False)
         self.frame_score = nn.Linear(hidden, 1)
         self.never_score = nn.Linear(hidden, 1)
 
-    def forward(self, features: torch.Tensor, question: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, question: torch.Tensor, frames: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, kept = features.shape[:2]
         frames = torch.arange(kept) if frames is None else torch.as_tensor(frames, dtype=torch.long)
         q = self.question(question)[:, None]  # (B, 1, H)
-        x = torch.cat([q, self.frame_proj(self.norm(features.flatten(2))) + q], dim=1)  # (B, 1 + T', H)
+        flat = features.flatten(2)  # (B, T', P*D)
+        change = flat - torch.cat([flat[:, :1], flat[:, :-1]], dim=1)  # difference from the previous kept frame
+        frames_in = self.frame_proj(self.norm(torch.cat([flat, change], dim=-1)))
+        x = torch.cat([q, frames_in + q], dim=1)  # (B, 1 + T', H)
         positions = torch.cat([torch.zeros(1, dtype=torch.long), frames + 1])[None].expand(b, -1)
         h = self.encoder(inputs_embeds=x, position_ids=positions).last_hidden_state
         logits = torch.full((b, self.n_frames + 1), -1e4, dtype=h.dtype)
@@ -94,7 +121,7 @@ class GrounderRecipe:
     """How a TemporalGrounder is trained: steps of `batch_size` random (clip, question) pairs, seeded;
     keep: frames kept per clip (uniformly sampled, the same at every step)."""
 
-    steps: int = 1500
+    steps: int = 800
     batch_size: int = 64
     lr: float = 3e-3
     keep: int = 16
@@ -105,8 +132,15 @@ LIVE_RECIPE = GrounderRecipe()  # notebook 07: every frame, pooled tokens
 LOW_RATE_RECIPE = GrounderRecipe(keep=4)  # the same, trained on every 4th frame
 
 
-def train_grounder(model: TemporalGrounder, features: torch.Tensor, answers: np.ndarray, recipe: GrounderRecipe,
-                   *, progress: bool = True, desc: str = "temporal model") -> TrainResult:
+def train_grounder(
+    model: TemporalGrounder,
+    features: torch.Tensor,
+    answers: np.ndarray,
+    recipe: GrounderRecipe,
+    *,
+    progress: bool = True,
+    desc: str = "temporal model",
+) -> TrainResult:
     """Train on cached features (N, T, P, D) and answers (N, 2) through course_lib.training.train."""
     check_array("features", features, ndim=4)
     check_array("answers", answers, shape=(len(features), len(QUESTIONS)), dtype="i")
@@ -137,14 +171,19 @@ def predict(model: TemporalGrounder, features: torch.Tensor, question: str, keep
     return model(features[:, frames], q, frames).argmax(-1).numpy()
 
 
-def evaluate_grounder(model: TemporalGrounder, features: torch.Tensor, answers: np.ndarray,
-                      keep: int | None = None) -> dict[str, tuple[float, float]]:
+def evaluate_grounder(
+    model: TemporalGrounder, features: torch.Tensor, answers: np.ndarray, keep: int | None = None
+) -> dict[str, tuple[float, float]]:
     """{question: (exact, within +-1)} on held-out clips, from `keep` frames per clip."""
     never = features.shape[1]
-    return {q: grounding_accuracy(predict(model, features, q, keep), answers[:, i], never) for i, q in enumerate(QUESTIONS)}
+    return {
+        q: grounding_accuracy(predict(model, features, q, keep), answers[:, i], never) for i, q in enumerate(QUESTIONS)
+    }
 
 
-def baselines(train_answers: np.ndarray, test_answers: np.ndarray, n_frames: int) -> dict[str, dict[str, tuple[float, float]]]:
+def baselines(
+    train_answers: np.ndarray, test_answers: np.ndarray, n_frames: int
+) -> dict[str, dict[str, tuple[float, float]]]:
     """Two models that never look: "blind" answers each question with its most frequent training
     answer; "middle frame" always answers frame T // 2."""
     out: dict[str, dict[str, tuple[float, float]]] = {"blind": {}, "middle frame": {}}
@@ -159,13 +198,29 @@ def baselines(train_answers: np.ndarray, test_answers: np.ndarray, n_frames: int
 
 VLM_KINDS: tuple[str, ...] = ("llava-next-video", "video-llava", "llava-onevision", "qwen2-vl")
 IMAGE_TOKEN_ID, VIDEO_TOKEN_ID, VISION_START_ID, VISION_END_ID = 60, 61, 62, 63
-_TEXT = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-             num_key_value_heads=1, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+_TEXT = dict(
+    vocab_size=64,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    bos_token_id=1,
+    eos_token_id=2,
+    pad_token_id=0,
+)
 
 
 def _vision(model_type: str, image_size: int) -> dict:
-    return dict(model_type=model_type, image_size=image_size, patch_size=14, hidden_size=16, intermediate_size=32,
-                num_hidden_layers=1, num_attention_heads=2)
+    return dict(
+        model_type=model_type,
+        image_size=image_size,
+        patch_size=14,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+    )
 
 
 def tiny_video_vlm(kind: str, seed: int = 0) -> nn.Module:
@@ -173,28 +228,49 @@ def tiny_video_vlm(kind: str, seed: int = 0) -> nn.Module:
     model's frame size and patch size, so that its token counts are the real model's:
     "llava-next-video" (CLIP 336 px / 14, 2 x 2 average pooling), "video-llava" (CLIP 224 px / 14),
     "llava-onevision" (SigLIP 384 px / 14), "qwen2-vl" (3-D patches 2 x 14 x 14, 2 x 2 merge)."""
-    from transformers import (LlavaNextVideoConfig, LlavaNextVideoForConditionalGeneration, LlavaOnevisionConfig,
-                              LlavaOnevisionForConditionalGeneration, Qwen2VLConfig, Qwen2VLForConditionalGeneration,
-                              VideoLlavaConfig, VideoLlavaForConditionalGeneration)
+    from transformers import (
+        LlavaNextVideoConfig,
+        LlavaNextVideoForConditionalGeneration,
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        VideoLlavaConfig,
+        VideoLlavaForConditionalGeneration,
+    )
 
     if kind not in VLM_KINDS:
         raise ValueError(f"kind must be one of {list(VLM_KINDS)}, got {kind!r}")
     torch.manual_seed(check_int("seed", seed, low=0))
     ids = dict(image_token_index=IMAGE_TOKEN_ID, video_token_index=VIDEO_TOKEN_ID)
     if kind == "llava-next-video":
-        config = LlavaNextVideoConfig(vision_config=_vision("clip_vision_model", 336), text_config=dict(_TEXT, model_type="llama"),
-                                      spatial_pool_mode="average", spatial_pool_stride=2, **ids)
+        config = LlavaNextVideoConfig(
+            vision_config=_vision("clip_vision_model", 336),
+            text_config=dict(_TEXT, model_type="llama"),
+            spatial_pool_mode="average",
+            spatial_pool_stride=2,
+            **ids,
+        )
         return LlavaNextVideoForConditionalGeneration(config).eval()
     if kind == "video-llava":
-        config = VideoLlavaConfig(vision_config=_vision("clip_vision_model", 224), text_config=dict(_TEXT, model_type="llama"), **ids)
+        config = VideoLlavaConfig(
+            vision_config=_vision("clip_vision_model", 224), text_config=dict(_TEXT, model_type="llama"), **ids
+        )
         return VideoLlavaForConditionalGeneration(config).eval()
     if kind == "llava-onevision":
-        config = LlavaOnevisionConfig(vision_config=_vision("siglip_vision_model", 384), text_config=dict(_TEXT, model_type="qwen2"), **ids)
+        config = LlavaOnevisionConfig(
+            vision_config=_vision("siglip_vision_model", 384), text_config=dict(_TEXT, model_type="qwen2"), **ids
+        )
         return LlavaOnevisionForConditionalGeneration(config).eval()
     text = dict(_TEXT, rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]})
-    config = Qwen2VLConfig(text_config=text, vision_config=dict(depth=1, embed_dim=16, hidden_size=32, num_heads=1, mlp_ratio=2),
-                           image_token_id=IMAGE_TOKEN_ID, video_token_id=VIDEO_TOKEN_ID, vision_start_token_id=VISION_START_ID,
-                           vision_end_token_id=VISION_END_ID)
+    config = Qwen2VLConfig(
+        text_config=text,
+        vision_config=dict(depth=1, embed_dim=16, hidden_size=32, num_heads=1, mlp_ratio=2),
+        image_token_id=IMAGE_TOKEN_ID,
+        video_token_id=VIDEO_TOKEN_ID,
+        vision_start_token_id=VISION_START_ID,
+        vision_end_token_id=VISION_END_ID,
+    )
     return Qwen2VLForConditionalGeneration(config).eval()
 
 
@@ -212,7 +288,9 @@ def library_video_features(model: nn.Module, video: torch.Tensor) -> torch.Tenso
 
 
 @torch.no_grad()
-def qwen2vl_video_forward(model: nn.Module, grid_thw: tuple[int, int, int], n_placeholders: int | None = None) -> tuple[int, torch.Tensor]:
+def qwen2vl_video_forward(
+    model: nn.Module, grid_thw: tuple[int, int, int], n_placeholders: int | None = None
+) -> tuple[int, torch.Tensor]:
     """Run a tiny Qwen2-VL on random 3-D patches of a video grid (t, h, w) in units of 2 x 14 x 14 patches:
     returns (tokens from get_video_features, logits of a full forward whose prompt holds n_placeholders
     <video> tokens, default: that count). The full forward needs mm_token_type_ids (2 = video) in 5.x."""
@@ -220,9 +298,15 @@ def qwen2vl_video_forward(model: nn.Module, grid_thw: tuple[int, int, int], n_pl
     vc = model.config.vision_config
     pixels = torch.randn(t * h * w, vc.in_channels * vc.temporal_patch_size * vc.patch_size**2)
     grid = torch.tensor([[t, h, w]])
-    tokens = sum(len(x) for x in model.model.get_video_features(pixel_values_videos=pixels, video_grid_thw=grid).pooler_output)
+    tokens = sum(
+        len(x) for x in model.model.get_video_features(pixel_values_videos=pixels, video_grid_thw=grid).pooler_output
+    )
     n = tokens if n_placeholders is None else check_int("n_placeholders", n_placeholders, low=0)
     ids = torch.tensor([[1, VISION_START_ID] + [VIDEO_TOKEN_ID] * n + [VISION_END_ID, 2]])
-    logits = model(input_ids=ids, pixel_values_videos=pixels, video_grid_thw=grid,
-                   mm_token_type_ids=(ids == VIDEO_TOKEN_ID).int() * 2).logits
+    logits = model(
+        input_ids=ids,
+        pixel_values_videos=pixels,
+        video_grid_thw=grid,
+        mm_token_type_ids=(ids == VIDEO_TOKEN_ID).int() * 2,
+    ).logits
     return tokens, logits

@@ -4,6 +4,7 @@ and time, and the temporal-grounding questions asked about Shapes World clips.
 Taught in notebook 07 (sections 2-5). Token *counts* live in `budgets`; this module holds the
 operations on token tensors and clips that the counts describe.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,6 +26,7 @@ QUESTION_TEXT: dict[str, str] = {
 
 # ---- frame sampling ----------------------------------------------------------------------------
 
+
 def uniform_frame_indices(total: int, keep: int) -> np.ndarray:
     """Indices of `keep` frames spread evenly over `total`: i x total // keep (the rule of
     transformers' default_sample_indices_fn). E.g. total 16, keep 4 -> [0, 4, 8, 12]."""
@@ -37,12 +39,15 @@ def uniform_frame_indices(total: int, keep: int) -> np.ndarray:
 
 # ---- spatial levers on a square token grid ------------------------------------------------------
 
+
 def _grid_side(name: str, x: torch.Tensor, multiple: int) -> int:
     check_array(name, x, ndim=3)
     side = math.isqrt(x.shape[1])
     if side * side != x.shape[1]:
-        raise ValueError(f"{name} must hold a square grid of tokens (B, side*side, D), got {x.shape[1]} tokens "
-                         f"(shape {tuple(x.shape)}); e.g. 1024 = 32 x 32")
+        raise ValueError(
+            f"{name} must hold a square grid of tokens (B, side*side, D), got {x.shape[1]} tokens "
+            f"(shape {tuple(x.shape)}); e.g. 1024 = 32 x 32"
+        )
     if side % multiple:
         raise ValueError(f"the grid side ({side}) of {name} must be a multiple of {multiple}")
     return side
@@ -89,6 +94,7 @@ def pixel_unshuffle(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
 
 # ---- attention over space and time --------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SpaceTimeCost:
     """Attention-score entries and FLOPs (QK^T plus scores x V, one layer) for T frames of N tokens, width D."""
@@ -129,6 +135,7 @@ def factorised_attention(x: torch.Tensor) -> torch.Tensor:
 
 # ---- temporal-grounding questions about clips ----------------------------------------------------
 
+
 def clip_answers(clips: Clips) -> np.ndarray:
     """(N, 2) int answers to QUESTIONS for each clip: the first frame that touches a wall, and the
     first frame with the new colour, or T (= "never", T = frames per clip) if the colour never changes."""
@@ -159,6 +166,7 @@ def reachable_share(answers: np.ndarray, n_frames: int, keep: int) -> dict[str, 
 
 
 # ---- figures ---------------------------------------------------------------------------------------
+
 
 def plot_filmstrip(frames: np.ndarray, rows: list[dict[str, int]], titles: list[str], every: int = 1):
     """One row per clip (frames: (N, T, S, S, 3) uint8), every `every`-th frame; rows[i] maps a label

@@ -89,9 +89,9 @@ for label, tokens in [("30 fps x 576 tokens", naive), ("1 fps x 196 tokens", che
           f"prefill {budgets.format_flops(flops)} ({100 * attention / flops:.0f}% of it attention)")
 
 # %% [markdown]
-# A million tokens: 506 GiB of cache, six times an 80 GB GPU, for one minute; and at that length
-# attention, quadratic in tokens, is 97% of the compute. At 1 frame per second and 196 tokens per
-# frame the same minute costs 11,760 tokens and 5.6 GiB. The rest of the notebook is about getting
+# A million tokens: 506 GiB of cache, the memory of nearly seven 80 GB GPUs, for one minute; and at
+# that length attention, quadratic in tokens, is nearly all of the compute. At 1 frame per second
+# and 196 tokens per frame the same minute costs 11,760 tokens and 5.74 GiB. The rest of the notebook is about getting
 # from the first line to the second without losing what the question needs.
 #
 # ## 2 · The FLOP formula, counted
@@ -300,7 +300,8 @@ except ValueError as err:
 #
 # ### 3.7 The levers side by side
 #
-# One minute of video, each recipe as its model uses it, in the 7B GQA LM (8 KV heads, 8k context):
+# One minute of video under each lever, in the 7B GQA LM (8 KV heads, 8k context). The frame counts
+# are typical settings (Video-LLaVA's 8 frames, Qwen2-VL's 2 fps), not limits of the models:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -324,8 +325,8 @@ for name, tokens in recipes:
 # ## 4 · Attention over space and time
 #
 # Inside a video encoder (or an LM reading all frames at once), joint attention over T frames of N
-# tokens compares (TN)^2 pairs. TimeSformer's divided attention and ViViT's factorised encoder
-# attend within each frame (T x N^2) and then across frames at each position (N x T^2).
+# tokens compares (TN)^2 pairs. TimeSformer's divided attention and ViViT's factorised
+# self-attention attend within each frame (T x N^2), then across frames at each position (N x T^2).
 # Formula, then a count with `FlopCounterMode` on parameter-free blocks of both kinds:
 
 # %%
@@ -413,10 +414,11 @@ train_pooled, test_pooled = tm.pool_frames(train_full, "2x2 average"), tm.pool_f
 print(f"features: {tuple(train_full.shape)} full, {tuple(train_pooled.shape)} pooled, in {feature_seconds:.0f} s")
 
 # %% [markdown]
-# **The temporal model.** Each frame's tokens are flattened into one vector and projected; a
-# 2-layer BERT encoder (`transformers.BertModel`, width 64) reads a question token followed by the
-# frames, each frame with a position embedding of *its index in the clip*, so a subsampled clip
-# keeps its timestamps. The answer is a pointer: a score for each frame it was given, plus a
+# **The temporal model.** Each frame's tokens are flattened into one vector, joined by its
+# difference from the previous frame the model was given (a motion cue, like the frame differences
+# of two-stream and TSN video models), and projected; a 2-layer BERT encoder
+# (`transformers.BertModel`, width 64) reads a question token followed by the frames, each frame
+# with a position embedding of *its index in the clip*, so a subsampled clip keeps its timestamps. The answer is a pointer: a score for each frame it was given, plus a
 # "never" score read from the question token. The course's tokenizer and LM are not involved.
 # Training runs through the course's one loop (`course_lib.training.train`), on random
 # (clip, question) pairs.
@@ -703,7 +705,7 @@ check("07.factorised_ratio", answer)
 # **Q7. Joint or factorised space-time attention?**
 # <details><summary>Model answer</summary>
 # Joint attention over T x N tokens costs (TN)^2 entries; factorised costs TN^2 + NT^2, a saving of
-# TN / (N + T) (about 7x for 8 frames of 196 tokens). TimeSformer found divided attention as good
+# TN / (N + T) (about 7.7x for 8 frames of 196 tokens). TimeSformer found divided attention as good
 # or better on Kinetics at a fraction of the cost; joint attention can relate any patch to any
 # other in one layer, which matters for fine interactions across time.
 # </details>

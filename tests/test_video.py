@@ -1,5 +1,6 @@
 """Video budgets and levers (notebook 07) against the transformers objects that produce them; the
 clip questions' answers against the clips' own geometry and colours; the temporal model's shapes."""
+
 import ast
 import inspect
 from pathlib import Path
@@ -57,8 +58,14 @@ def test_uniform_sampling_matches_transformers(keep):
 
 def test_prefill_flops_match_flop_counter():
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2)
+    config = LlamaConfig(
+        vocab_size=40,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
     model = LlamaForCausalLM(config).eval()
     model.config._attn_implementation = "eager"
     weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
@@ -70,7 +77,11 @@ def test_prefill_flops_match_flop_counter():
 
 def test_video_models_token_counts():
     next_video = tm.tiny_video_vlm("llava-next-video")
-    assert len(tm.library_video_features(next_video, torch.randn(1, 2, 3, 336, 336))) == 2 * budgets.pooled_tokens(576, 2) == 288
+    assert (
+        len(tm.library_video_features(next_video, torch.randn(1, 2, 3, 336, 336)))
+        == 2 * budgets.pooled_tokens(576, 2)
+        == 288
+    )
     video_llava = tm.tiny_video_vlm("video-llava")
     per_frame = budgets.tokens_per_image(224, 14, strategy="full")
     assert len(tm.library_video_features(video_llava, torch.randn(1, 8, 3, 224, 224))) == 8 * per_frame == 2056
@@ -111,9 +122,16 @@ def test_smart_resize_matches_library_on_many_sizes():
 def test_video_pixel_limits_are_the_video_processors():
     """The video processor cannot be imported here (torchvision), so read its class attribute from the source."""
     source = Path(inspect.getfile(image_processing_pil_qwen2_vl)).with_name("video_processing_qwen2_vl.py").read_text()
-    size = next(node.value for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assign)
-                and getattr(node.targets[0], "id", "") == "size" and isinstance(node.value, ast.Dict))
-    limits = {ast.literal_eval(k): eval(compile(ast.Expression(v), "size", "eval")) for k, v in zip(size.keys, size.values)}
+    size = next(
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Assign)
+        and getattr(node.targets[0], "id", "") == "size"
+        and isinstance(node.value, ast.Dict)
+    )
+    limits = {
+        ast.literal_eval(k): eval(compile(ast.Expression(v), "size", "eval")) for k, v in zip(size.keys, size.values)
+    }
     assert (limits["shortest_edge"], limits["longest_edge"]) == budgets.QWEN_VIDEO_PIXELS
 
 
@@ -133,8 +151,11 @@ def test_small_frames_cost_as_much_as_336():
 
 
 def test_pixel_shuffle_matches_idefics3_and_is_lossless():
-    connector = Idefics3Connector(Idefics3Config(scale_factor=4, vision_config={"hidden_size": 8},
-                                                 text_config={"hidden_size": 32, "vocab_size": 32}))
+    connector = Idefics3Connector(
+        Idefics3Config(
+            scale_factor=4, vision_config={"hidden_size": 8}, text_config={"hidden_size": 32, "vocab_size": 32}
+        )
+    )
     x = torch.randn(2, 1024, 8)
     for scale in (2, 4):
         y = vd.pixel_shuffle(x, scale)
@@ -204,8 +225,9 @@ def test_temporal_model_learns_a_little():
     features = torch.randn(64, 16, 9, 8)
     features[np.arange(64), clips.contact_frame] += 3.0  # make the answer frames stand out
     model = tm.TemporalGrounder(9, 8, 16, hidden=32, layers=1, heads=2)
-    result = tm.train_grounder(model, features, vd.clip_answers(clips), tm.GrounderRecipe(steps=60, batch_size=32, lr=3e-3),
-                               progress=False)
+    result = tm.train_grounder(
+        model, features, vd.clip_answers(clips), tm.GrounderRecipe(steps=60, batch_size=32, lr=3e-3), progress=False
+    )
     assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10])
     with pytest.raises(ValueError, match="question"):
         tm.predict(model, features, "where")
