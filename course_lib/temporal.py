@@ -22,7 +22,7 @@ from transformers import BertConfig, BertModel
 from .clip_model import to_pixel_values
 from .training import TrainResult, train
 from .validation import check_array, check_int
-from .video import QUESTIONS, average_pool_tokens, grounding_accuracy, uniform_frame_indices
+from .video import QUESTIONS, average_pool_tokens, grounding_accuracy, nearest_kept, uniform_frame_indices
 
 POOLS: tuple[str, ...] = ("2x2 average", "none")
 # Notebook 07's data: clips of 16 frames at the tower's 48 px; distinct seeds for training and held-out clips.
@@ -144,8 +144,11 @@ def train_grounder(
     """Train on cached features (N, T, P, D) and answers (N, 2) through course_lib.training.train."""
     check_array("features", features, ndim=4)
     check_array("answers", answers, shape=(len(features), len(QUESTIONS)), dtype="i")
-    frames = torch.from_numpy(uniform_frame_indices(features.shape[1], recipe.keep))
-    targets = torch.from_numpy(np.asarray(answers, dtype=np.int64))
+    n_frames = features.shape[1]
+    kept = uniform_frame_indices(n_frames, recipe.keep)
+    frames = torch.from_numpy(kept)
+    # a pointer can only name a kept frame: aim at the nearest one (all answers when every frame is kept)
+    targets = torch.from_numpy(nearest_kept(np.asarray(answers, dtype=np.int64), kept, n_frames))
     generator = torch.Generator().manual_seed(recipe.seed)
     torch.manual_seed(recipe.seed)
 

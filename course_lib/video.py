@@ -156,6 +156,14 @@ def grounding_accuracy(predicted: np.ndarray, true: np.ndarray, never: int) -> t
     return float(exact.mean()), float(near.mean())
 
 
+def nearest_kept(answers: np.ndarray, kept: np.ndarray, never: int) -> np.ndarray:
+    """Answers moved to the nearest kept frame (the earlier one on a tie); `never` stays. What a model
+    that can only point at kept frames should be trained to say."""
+    answers, kept = np.asarray(answers), np.asarray(kept)
+    nearest = kept[np.abs(answers[..., None] - kept).argmin(-1)]
+    return np.where(answers == never, never, nearest)
+
+
 def reachable_share(answers: np.ndarray, n_frames: int, keep: int) -> dict[str, float]:
     """The ceiling of a model that can only point at kept frames: for each question, the share of
     answers within one frame of one of `keep` uniformly sampled frames ("never" is always reachable)."""

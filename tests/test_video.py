@@ -208,6 +208,7 @@ def test_grounding_accuracy_and_reachable_share():
     assert vd.grounding_accuracy(pred, true, 16) == (0.4, 0.6)
     answers = np.array([[2, 16], [5, 9]])
     assert vd.reachable_share(answers, 16, 4) == {"contact": 0.5, "color change": 1.0}  # 2 is two frames from 0 and 4
+    assert vd.nearest_kept(answers, vd.uniform_frame_indices(16, 4), 16).tolist() == [[0, 16], [4, 8]]
 
 
 def test_temporal_model_points_only_at_kept_frames():
