@@ -145,11 +145,13 @@ assert len(default_sample_indices_fn(meta, fps=1)) == budgets.frames_in(60, 1) =
 
 # %% [markdown]
 # Eight frames (Video-LLaVA's choice) see one moment every 7.5 s; anything shorter that happens in
-# between is invisible. Asking for more frames than the clip has is an error, not a silent repeat:
+# between is invisible. Asking for more frames than the clip has, a frame rate of zero, or a frame
+# size that is not a whole number of patches is an error that says what to fix, not a silent result:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for bad in (lambda: vd.uniform_frame_indices(16, 32), lambda: budgets.frames_in(60, 0)):
+for bad in (lambda: vd.uniform_frame_indices(16, 32), lambda: budgets.frames_in(60, 0),
+            lambda: budgets.qwen2vl_grid(16, 300, 448)):
     try:
         bad()
     except ValueError as err:
