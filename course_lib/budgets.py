@@ -223,23 +223,23 @@ POOLINGS: tuple[str, ...] = ("none", "2x2 average", "pixel shuffle 2", "pixel sh
 
 def frames_in(duration_s: float, fps: float) -> int:
     """Frames a clip of duration_s seconds gives at fps frames per second: floor(duration x fps), at least 1."""
-    duration_s, fps = check_positive("duration_s", duration_s), check_positive("fps", fps)
+    duration_s, fps = require_positive("duration_s", duration_s), require_positive("fps", fps)
     return max(1, int(duration_s * fps + 1e-9))
 
 
 def video_tokens(frames: int, tokens_per_frame: int, *, extra: int = 0) -> int:
     """Visual tokens of a video: frames x tokens_per_frame (+ extra, e.g. OneVision's one newline token)."""
-    frames = check_int("frames", frames, low=1)
-    tokens_per_frame = check_int("tokens_per_frame", tokens_per_frame, low=1)
-    return frames * tokens_per_frame + check_int("extra", extra, low=0)
+    frames = require_int("frames", frames, low=1)
+    tokens_per_frame = require_int("tokens_per_frame", tokens_per_frame, low=1)
+    return frames * tokens_per_frame + require_int("extra", extra, low=0)
 
 
 def pooled_tokens(tokens: int, stride: int, *, mode: str = "average") -> int:
     """Tokens of a square side x side grid after spatial pooling by `stride`: (side/stride)^2 for
     LLaVA-NeXT-Video's average pooling (side must divide), ceil(side/stride)^2 for LLaVA-OneVision's
     bilinear resize. E.g. 576 -> 144 (average, 2); 729 -> 196 (bilinear, 2)."""
-    tokens, stride = check_int("tokens", tokens, low=1), check_int("stride", stride, low=1)
-    check_choice("mode", mode, ("average", "bilinear"))
+    tokens, stride = require_int("tokens", tokens, low=1), require_int("stride", stride, low=1)
+    require_choice("mode", mode, ("average", "bilinear"))
     side = math.isqrt(tokens)
     if side * side != tokens:
         raise ValueError(f"tokens must form a square grid (side x side), got {tokens}; e.g. 576 = 24 x 24")
@@ -254,8 +254,8 @@ def smart_resize(height: int, width: int, *, factor: int = QWEN_FACTOR, min_pixe
                  max_pixels: int = QWEN_IMAGE_PIXELS[1]) -> tuple[int, int]:
     """Qwen2-VL's resize rule: round each side to a multiple of `factor`, then scale both (keeping the
     aspect ratio) until min_pixels <= h x w <= max_pixels (floor when shrinking, ceil when growing)."""
-    height, width = check_int("height", height, low=1), check_int("width", width, low=1)
-    factor = check_int("factor", factor, low=1)
+    height, width = require_int("height", height, low=1), require_int("width", width, low=1)
+    factor = require_int("factor", factor, low=1)
     if max(height, width) / min(height, width) > 200:
         raise ValueError(f"aspect ratio must be below 200, got {height}x{width}")
     h, w = round(height / factor) * factor, round(width / factor) * factor
@@ -273,10 +273,10 @@ def qwen2vl_grid(frames: int, height: int, width: int, *, patch_size: int = 14,
                  temporal_patch_size: int = QWEN_TEMPORAL_PATCH) -> tuple[int, int, int]:
     """Qwen2-VL's grid (t, h, w) of 3-D patches for frames of an already resized height x width:
     t = frames / temporal_patch_size (1 for a single image), h = height / P, w = width / P."""
-    frames = check_int("frames", frames, low=1)
-    patch_size = check_int("patch_size", patch_size, low=1)
+    frames = require_int("frames", frames, low=1)
+    patch_size = require_int("patch_size", patch_size, low=1)
     for name, side in (("height", height), ("width", width)):
-        side = check_int(name, side, low=1)
+        side = require_int(name, side, low=1)
         if side % (2 * patch_size):
             raise ValueError(f"{name} ({side}) must be a multiple of {2 * patch_size} (patch {patch_size} x merge 2): "
                              "resize it first with smart_resize")
@@ -299,9 +299,9 @@ def qwen2vl_tokens(frames: int, height: int, width: int, *, video: bool | None =
 def prefill_flops(tokens: int, params: float, layers: int, d_model: int) -> float:
     """Forward FLOPs of a decoder LM over `tokens` tokens: 2 x params x tokens (every weight is one
     multiply-add per token) + 4 x layers x tokens^2 x d_model (QK^T and attention x V)."""
-    tokens, layers = check_int("tokens", tokens, low=0), check_int("layers", layers, low=1)
-    d_model = check_int("d_model", d_model, low=1)
-    return 2 * check_positive("params", params) * tokens + 4 * layers * tokens**2 * d_model
+    tokens, layers = require_int("tokens", tokens, low=0), require_int("layers", layers, low=1)
+    d_model = require_int("d_model", d_model, low=1)
+    return 2 * require_positive("params", params) * tokens + 4 * layers * tokens**2 * d_model
 
 
 def format_flops(n: float) -> str:
@@ -314,7 +314,7 @@ def format_flops(n: float) -> str:
 
 def pooling_factor(pooling: str) -> int:
     """How many tokens a pooling in POOLINGS merges into one: 1, 4 (2x2 average, shuffle 2) or 16."""
-    check_choice("pooling", pooling, POOLINGS)
+    require_choice("pooling", pooling, POOLINGS)
     return {"none": 1, "2x2 average": 4, "pixel shuffle 2": 4, "pixel shuffle 4": 16}[pooling]
 
 
@@ -323,11 +323,11 @@ def render_video_budget(duration_s: float = 60, fps: float = 1, max_frames: int 
     """Duration, fps, the most frames the model keeps (sampled uniformly), tokens per frame, pooling and
     LM shape -> total visual tokens, share of the context window, KV cache, prefill FLOPs and a time
     estimate on GPU_NAME, as text."""
-    check_choice("lm", lm, list(LM_SHAPES))
+    require_choice("lm", lm, list(LM_SHAPES))
     frames = frames_in(duration_s, fps)
-    kept = min(frames, check_int("max_frames", max_frames, low=1))
+    kept = min(frames, require_int("max_frames", max_frames, low=1))
     factor = pooling_factor(pooling)
-    if check_int("tokens_per_frame", tokens_per_frame, low=1) % factor:
+    if require_int("tokens_per_frame", tokens_per_frame, low=1) % factor:
         raise ValueError(f"tokens_per_frame ({tokens_per_frame}) must be a multiple of {factor} "
                          f"for pooling '{pooling}'")
     per_frame = tokens_per_frame // factor

@@ -120,6 +120,35 @@ LLAVA_CHECKPOINT = LLaVARecipe(stage1_steps=200, stage2_steps=3600, batch_size=3
 LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=350, batch_size=32, lr1=3e-3, lr2=2e-3,
                          turns=len(QUESTION_TYPES), seed=0)
 
+# ---- temporal grounding on Shapes World clips (notebook 07) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemporalRecipe:
+    """Keyword arguments of models.temporal.train_grounder."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    keep: int  # frames kept per 16-frame clip, uniformly sampled
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class VideoClips:
+    """Notebook 07's clips: generate_clips(train, train_seed, image_size=48) for training; the held-out
+    clips use SEEDS.video_held_out."""
+
+    train: int = 2000
+    held_out: int = 500
+    train_seed: int = 7001
+
+
+VIDEO_CLIPS = VideoClips()
+# 800 steps: with frame differences as input, colour change reaches 0.98 in 600 steps (1,500 without them).
+TEMPORAL_LIVE = TemporalRecipe(steps=800, batch_size=64, lr=3e-3, keep=16, seed=0)
+TEMPORAL_LOW_RATE = TemporalRecipe(steps=800, batch_size=64, lr=3e-3, keep=4, seed=0)  # trained on every 4th frame
+
 # ---- the shipped checkpoints and the held-out seeds ---------------------------------------------------------
 
 
@@ -145,6 +174,7 @@ class Seeds:
     lm_held_out: int = 3_000_000_017  # tiny LM's held-out text: text_corpus(512, seed)
     batch_study: int = 4321  # zero-shot test scenes of notebook 03's small-batch study
     llava_eval: int = 2_000_000_011  # tiny LLaVA's held-out questions: models.llava.eval_set
+    video_held_out: int = 7002  # notebook 07's held-out clips: generate_clips(VIDEO_CLIPS.held_out, seed, ...)
 
 
 SEEDS = Seeds()

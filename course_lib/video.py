@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .base.validation import require_array, require_int
 from .shapes_world import Clips
-from .validation import check_array, check_int
 
 QUESTIONS: tuple[str, ...] = ("contact", "color change")
 QUESTION_TEXT: dict[str, str] = {
@@ -30,8 +30,8 @@ QUESTION_TEXT: dict[str, str] = {
 def uniform_frame_indices(total: int, keep: int) -> np.ndarray:
     """Indices of `keep` frames spread evenly over `total`: i x total // keep (the rule of
     transformers' default_sample_indices_fn). E.g. total 16, keep 4 -> [0, 4, 8, 12]."""
-    total = check_int("total", total, low=1)
-    keep = check_int("keep", keep, low=1)
+    total = require_int("total", total, low=1)
+    keep = require_int("keep", keep, low=1)
     if keep > total:
         raise ValueError(f"keep ({keep}) cannot exceed the clip's {total} frames: sample at most every frame")
     return np.arange(keep) * total // keep
@@ -41,7 +41,7 @@ def uniform_frame_indices(total: int, keep: int) -> np.ndarray:
 
 
 def _grid_side(name: str, x: torch.Tensor, multiple: int) -> int:
-    check_array(name, x, ndim=3)
+    require_array(name, x, ndim=3)
     side = math.isqrt(x.shape[1])
     if side * side != x.shape[1]:
         raise ValueError(
@@ -55,7 +55,7 @@ def _grid_side(name: str, x: torch.Tensor, multiple: int) -> int:
 
 def average_pool_tokens(x: torch.Tensor, stride: int = 2) -> torch.Tensor:
     """(B, S*S, D) -> (B, (S/stride)^2, D): average each stride x stride block (LLaVA-NeXT-Video, 576 -> 144)."""
-    stride = check_int("stride", stride, low=1)
+    stride = require_int("stride", stride, low=1)
     side = _grid_side("x", x, stride)
     grid = x.reshape(x.shape[0], side, side, -1).permute(0, 3, 1, 2)
     return F.avg_pool2d(grid, stride).flatten(2).transpose(1, 2)
@@ -72,7 +72,7 @@ def bilinear_pool_tokens(x: torch.Tensor) -> torch.Tensor:
 def pixel_shuffle(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
     """Space-to-depth on tokens: (B, S*S, D) -> (B, (S/scale)^2, D*scale^2). Each output token
     concatenates a scale x scale block, so nothing is lost (Idefics3 / SmolVLM connector)."""
-    scale = check_int("scale", scale, low=1)
+    scale = require_int("scale", scale, low=1)
     side = _grid_side("x", x, scale)
     b, _, d = x.shape
     blocks = x.reshape(b, side // scale, scale, side // scale, scale, d)
@@ -82,7 +82,7 @@ def pixel_shuffle(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
 
 def pixel_unshuffle(x: torch.Tensor, scale: int = 2) -> torch.Tensor:
     """The inverse of pixel_shuffle: (B, (S/scale)^2, D*scale^2) -> (B, S*S, D)."""
-    scale = check_int("scale", scale, low=1)
+    scale = require_int("scale", scale, low=1)
     side = _grid_side("x", x, 1)
     b, _, wide = x.shape
     if wide % (scale * scale):
@@ -109,7 +109,7 @@ def space_time_cost(frames: int, tokens: int, dim: int) -> SpaceTimeCost:
     """Joint attention over all T x N tokens: (TN)^2 entries. Factorised (spatial within each frame,
     then temporal across frames at each position, TimeSformer / ViViT): T N^2 + N T^2.
     FLOPs = 4 x entries x D (2 for QK^T, 2 for scores x V)."""
-    t, n, d = check_int("frames", frames, low=1), check_int("tokens", tokens, low=1), check_int("dim", dim, low=1)
+    t, n, d = require_int("frames", frames, low=1), require_int("tokens", tokens, low=1), require_int("dim", dim, low=1)
     joint, factorised = (t * n) ** 2, t * n * n + n * t * t
     return SpaceTimeCost(joint, factorised, 4 * joint * d, 4 * factorised * d)
 
@@ -121,14 +121,14 @@ def _attend(q: torch.Tensor) -> torch.Tensor:
 
 def joint_attention(x: torch.Tensor) -> torch.Tensor:
     """Parameter-free self-attention over every token of (B, T, N, D) at once (queries = keys = values = x)."""
-    check_array("x", x, ndim=4)
+    require_array("x", x, ndim=4)
     b, t, n, d = x.shape
     return _attend(x.reshape(b, t * n, d)).reshape(b, t, n, d)
 
 
 def factorised_attention(x: torch.Tensor) -> torch.Tensor:
     """Spatial attention within each frame, then temporal attention across frames at each position, (B, T, N, D)."""
-    check_array("x", x, ndim=4)
+    require_array("x", x, ndim=4)
     spatial = _attend(x)  # (B, T, N, D): each frame on its own
     return _attend(spatial.transpose(1, 2)).transpose(1, 2)  # (B, N, T, D): each position over time
 
@@ -149,8 +149,8 @@ def clip_answers(clips: Clips) -> np.ndarray:
 def grounding_accuracy(predicted: np.ndarray, true: np.ndarray, never: int) -> tuple[float, float]:
     """(exact, within +-1 frame) accuracy of predicted frame indices; "never" (= never) counts only when exact."""
     predicted, true = np.asarray(predicted), np.asarray(true)
-    check_array("true", true, ndim=1, dtype="i")
-    check_array("predicted", predicted, shape=true.shape, dtype="i")
+    require_array("true", true, ndim=1, dtype="i")
+    require_array("predicted", predicted, shape=true.shape, dtype="i")
     exact = predicted == true
     near = np.where((predicted == never) | (true == never), exact, np.abs(predicted - true) <= 1)
     return float(exact.mean()), float(near.mean())
@@ -167,7 +167,7 @@ def nearest_kept(answers: np.ndarray, kept: np.ndarray, never: int) -> np.ndarra
 def reachable_share(answers: np.ndarray, n_frames: int, keep: int) -> dict[str, float]:
     """The ceiling of a model that can only point at kept frames: for each question, the share of
     answers within one frame of one of `keep` uniformly sampled frames ("never" is always reachable)."""
-    check_array("answers", answers, shape=(None, len(QUESTIONS)), dtype="i")
+    require_array("answers", answers, shape=(None, len(QUESTIONS)), dtype="i")
     kept = uniform_frame_indices(n_frames, keep)
     near = (np.abs(answers[..., None] - kept) <= 1).any(-1) | (answers == n_frames)
     return {q: float(near[:, i].mean()) for i, q in enumerate(QUESTIONS)}
@@ -181,9 +181,9 @@ def plot_filmstrip(frames: np.ndarray, rows: list[dict[str, int]], titles: list[
     to a frame index to outline (e.g. {"true": 7, "predicted": 8}): green for "true", red otherwise."""
     import matplotlib.pyplot as plt
 
-    check_array("frames", frames, ndim=5, dtype="uint8")
+    require_array("frames", frames, ndim=5, dtype="uint8")
     n, t = frames.shape[:2]
-    shown = list(range(0, t, check_int("every", every, low=1)))
+    shown = list(range(0, t, require_int("every", every, low=1)))
     fig, axes = plt.subplots(n, len(shown), figsize=(0.75 * len(shown), 0.95 * n), squeeze=False)
     for i in range(n):
         for j, f in enumerate(shown):

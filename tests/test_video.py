@@ -16,8 +16,8 @@ from transformers.video_utils import VideoMetadata, default_sample_indices_fn
 
 from course_lib import budgets
 from course_lib import shapes_world as sw
-from course_lib import temporal as tm
 from course_lib import video as vd
+from course_lib.models import temporal as tm
 
 
 @pytest.fixture(autouse=True)
@@ -227,7 +227,7 @@ def test_temporal_model_learns_a_little():
     features[np.arange(64), clips.contact_frame] += 3.0  # make the answer frames stand out
     model = tm.TemporalGrounder(9, 8, 16, hidden=32, layers=1, heads=2)
     result = tm.train_grounder(
-        model, features, vd.clip_answers(clips), tm.GrounderRecipe(steps=60, batch_size=32, lr=3e-3), progress=False
+        model, features, vd.clip_answers(clips), steps=60, batch_size=32, lr=3e-3, keep=16, progress=False
     )
     assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10])
     with pytest.raises(ValueError, match="question"):

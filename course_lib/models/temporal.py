@@ -10,8 +10,6 @@ score per frame, plus a "never" score read from the question token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -19,14 +17,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertModel
 
-from .clip_model import to_pixel_values
-from .training import TrainResult, train
-from .validation import check_array, check_int
-from .video import QUESTIONS, average_pool_tokens, grounding_accuracy, nearest_kept, uniform_frame_indices
+from ..base.validation import require_array, require_int
+from ..training import TrainResult, train
+from ..video import QUESTIONS, average_pool_tokens, grounding_accuracy, nearest_kept, uniform_frame_indices
+from .dual_encoder import to_pixel_values
 
 POOLS: tuple[str, ...] = ("2x2 average", "none")
-# Notebook 07's data: clips of 16 frames at the tower's 48 px; distinct seeds for training and held-out clips.
-TRAIN_CLIPS, TEST_CLIPS, TRAIN_SEED, TEST_SEED = 2000, 500, 7001, 7002
 
 
 @torch.no_grad()
@@ -35,7 +31,7 @@ def frame_features(
 ) -> torch.Tensor:
     """Patch tokens of every frame from a CLIP vision tower's last layer: (N, T, S, S, 3) uint8 ->
     (N, T, P, D) float32 (class token dropped; P = 36 for the tiny CLIP's 48 px, 8 px patches)."""
-    check_array("frames", frames, ndim=5, dtype="uint8")
+    require_array("frames", frames, ndim=5, dtype="uint8")
     n, t = frames.shape[:2]
     flat = frames.reshape(n * t, *frames.shape[2:])
     tower.eval()
@@ -50,7 +46,7 @@ def pool_frames(features: torch.Tensor, pool: str) -> torch.Tensor:
     """(N, T, P, D) -> (N, T, P', D): "2x2 average" (36 -> 9 tokens per frame) or "none"."""
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {list(POOLS)}, got {pool!r}")
-    check_array("features", features, ndim=4)
+    require_array("features", features, ndim=4)
     if pool == "none":
         return features
     n, t = features.shape[:2]
@@ -76,10 +72,9 @@ class TemporalGrounder(nn.Module):
         heads: int = 4,
     ) -> None:
         super().__init__()
-        self.n_frames = check_int("n_frames", n_frames, low=2)
-        width = (
-            2 * check_int("tokens_per_frame", tokens_per_frame, low=1) * check_int("feature_dim", feature_dim, low=1)
-        )
+        self.n_frames = require_int("n_frames", n_frames, low=2)
+        tokens = require_int("tokens_per_frame", tokens_per_frame, low=1)
+        width = 2 * tokens * require_int("feature_dim", feature_dim, low=1)  # the frame and its difference
         self.norm = nn.LayerNorm(width)
         self.frame_proj = nn.Linear(width, hidden)
         self.question = nn.Embedding(len(QUESTIONS), hidden)
@@ -116,51 +111,41 @@ class TemporalGrounder(nn.Module):
         return logits
 
 
-@dataclass(frozen=True)
-class GrounderRecipe:
-    """How a TemporalGrounder is trained: steps of `batch_size` random (clip, question) pairs, seeded;
-    keep: frames kept per clip (uniformly sampled, the same at every step)."""
-
-    steps: int = 800
-    batch_size: int = 64
-    lr: float = 3e-3
-    keep: int = 16
-    seed: int = 0
-
-
-LIVE_RECIPE = GrounderRecipe()  # notebook 07: every frame, pooled tokens
-LOW_RATE_RECIPE = GrounderRecipe(keep=4)  # the same, trained on every 4th frame
-
-
 def train_grounder(
     model: TemporalGrounder,
     features: torch.Tensor,
     answers: np.ndarray,
-    recipe: GrounderRecipe,
     *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    keep: int,
+    seed: int = 0,
     progress: bool = True,
     desc: str = "temporal model",
 ) -> TrainResult:
-    """Train on cached features (N, T, P, D) and answers (N, 2) through course_lib.training.train."""
-    check_array("features", features, ndim=4)
-    check_array("answers", answers, shape=(len(features), len(QUESTIONS)), dtype="i")
+    """Train on cached features (N, T, P, D) and answers (N, 2) through course_lib.training.train:
+    `steps` batches of `batch_size` random (clip, question) pairs (seeded), `keep` uniformly sampled
+    frames per clip (recipes.TEMPORAL_LIVE / TEMPORAL_LOW_RATE)."""
+    require_array("features", features, ndim=4)
+    require_array("answers", answers, shape=(len(features), len(QUESTIONS)), dtype="i")
     n_frames = features.shape[1]
-    kept = uniform_frame_indices(n_frames, recipe.keep)
+    kept = uniform_frame_indices(n_frames, keep)
     frames = torch.from_numpy(kept)
     # a pointer can only name a kept frame: aim at the nearest one (all answers when every frame is kept)
     targets = torch.from_numpy(nearest_kept(np.asarray(answers, dtype=np.int64), kept, n_frames))
-    generator = torch.Generator().manual_seed(recipe.seed)
-    torch.manual_seed(recipe.seed)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
 
     def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        clip = torch.randint(0, len(features), (recipe.batch_size,), generator=generator)
-        question = torch.randint(0, len(QUESTIONS), (recipe.batch_size,), generator=generator)
+        clip = torch.randint(0, len(features), (batch_size,), generator=generator)
+        question = torch.randint(0, len(QUESTIONS), (batch_size,), generator=generator)
         return features[clip][:, frames], question, targets[clip, question]
 
     def loss_fn(m: nn.Module, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(m(batch[0], batch[1], frames), batch[2])
 
-    return train(model, batch_fn, loss_fn, steps=recipe.steps, lr=recipe.lr, progress=progress, desc=desc)
+    return train(model, batch_fn, loss_fn, steps=steps, lr=lr, progress=progress, desc=desc)
 
 
 @torch.no_grad()
@@ -244,7 +229,7 @@ def tiny_video_vlm(kind: str, seed: int = 0) -> nn.Module:
 
     if kind not in VLM_KINDS:
         raise ValueError(f"kind must be one of {list(VLM_KINDS)}, got {kind!r}")
-    torch.manual_seed(check_int("seed", seed, low=0))
+    torch.manual_seed(require_int("seed", seed, low=0))
     ids = dict(image_token_index=IMAGE_TOKEN_ID, video_token_index=VIDEO_TOKEN_ID)
     if kind == "llava-next-video":
         config = LlavaNextVideoConfig(
@@ -281,7 +266,7 @@ def tiny_video_vlm(kind: str, seed: int = 0) -> nn.Module:
 def library_video_features(model: nn.Module, video: torch.Tensor) -> torch.Tensor:
     """The LM-ready tokens `model` (a tiny_video_vlm other than qwen2-vl) makes of one video (1, T, 3, S, S):
     get_video_features' output as (tokens, D), with the config's feature layer and selection strategy."""
-    check_array("video", video, ndim=5)
+    require_array("video", video, ndim=5)
     config = model.config
     kwargs = {"vision_feature_layer": config.vision_feature_layer}
     if "VideoLlava" not in type(model).__name__:  # Video-LLaVA takes no strategy: its videos keep the class token
@@ -297,14 +282,14 @@ def qwen2vl_video_forward(
     """Run a tiny Qwen2-VL on random 3-D patches of a video grid (t, h, w) in units of 2 x 14 x 14 patches:
     returns (tokens from get_video_features, logits of a full forward whose prompt holds n_placeholders
     <video> tokens, default: that count). The full forward needs mm_token_type_ids (2 = video) in 5.x."""
-    t, h, w = (check_int(n, v, low=1) for n, v in zip(("t", "h", "w"), grid_thw))
+    t, h, w = (require_int(n, v, low=1) for n, v in zip(("t", "h", "w"), grid_thw))
     vc = model.config.vision_config
     pixels = torch.randn(t * h * w, vc.in_channels * vc.temporal_patch_size * vc.patch_size**2)
     grid = torch.tensor([[t, h, w]])
     tokens = sum(
         len(x) for x in model.model.get_video_features(pixel_values_videos=pixels, video_grid_thw=grid).pooler_output
     )
-    n = tokens if n_placeholders is None else check_int("n_placeholders", n_placeholders, low=0)
+    n = tokens if n_placeholders is None else require_int("n_placeholders", n_placeholders, low=0)
     ids = torch.tensor([[1, VISION_START_ID] + [VIDEO_TOKEN_ID] * n + [VISION_END_ID, 2]])
     logits = model(
         input_ids=ids,
