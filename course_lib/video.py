@@ -1,7 +1,7 @@
 """Video as tokens: the levers that cut a video's visual tokens, the cost of attention over space
 and time, and the temporal-grounding questions asked about Shapes World clips.
 
-Taught in notebook 07 (sections 2-5). Token *counts* live in `budgets`; this module holds the
+Taught in notebook 07 (sections 3-5). Token *counts* live in `budgets`; this module holds the
 operations on token tensors and clips that the counts describe.
 """
 

@@ -1,4 +1,4 @@
-"""A tiny temporal-grounding model on frozen tiny-CLIP frame features (taught in notebook 07, section 6).
+"""A tiny temporal-grounding model on frozen tiny-CLIP frame features (taught in notebook 07, section 5).
 
 Each frame of a Shapes World clip goes through the frozen CLIP vision tower once; its patch tokens,
 pooled spatially or not, are flattened into one frame vector, joined by its difference from the
