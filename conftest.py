@@ -18,3 +18,6 @@ sys.path.insert(0, str(GUARD_DIR))
 import network_guard  # noqa: E402
 
 network_guard.install()
+
+# The browser test (a real JupyterLab in Chromium) runs only through `make test-browser`.
+collect_ignore = [] if os.environ.get("COURSE_BROWSER_TEST") == "1" else ["tests/browser"]

@@ -204,6 +204,19 @@ def render_budget(height: int = 672, width: int = 672, tiling: str = "anyres", l
     return "\n".join(lines)
 
 
+# ---- prefill compute ---------------------------------------------------------------------------
+
+def prefill_flops(tokens: int, *, params: float, layers: int, hidden_size: int) -> float:
+    """FLOPs to prefill `tokens` tokens through a decoder LM (multiply + add = 2 FLOPs):
+    2 x params x tokens for the weight matrices, plus 4 x layers x tokens^2 x hidden_size for the
+    attention scores Q K^T and the weighted sum of V, computed in full as eager attention does
+    (a causal kernel that skips the masked half does about half of that term)."""
+    tokens = require_int("tokens", tokens, low=0)
+    params = require_positive("params", params)
+    layers, hidden_size = require_int("layers", layers, low=1), require_int("hidden_size", hidden_size, low=1)
+    return 2 * params * tokens + 4 * layers * tokens * tokens * hidden_size
+
+
 # ---- video: frames, tokens per frame, prefill compute (taught in notebook 07) ----------------
 
 # Parameters and model width of each LM_SHAPES entry, for prefill FLOPs (2 x params x tokens + attention).
@@ -296,14 +309,6 @@ def qwen2vl_tokens(frames: int, height: int, width: int, *, video: bool | None =
     return t * gh * gw // (QWEN_MERGE * QWEN_MERGE)
 
 
-def prefill_flops(tokens: int, params: float, layers: int, d_model: int) -> float:
-    """Forward FLOPs of a decoder LM over `tokens` tokens: 2 x params x tokens (every weight is one
-    multiply-add per token) + 4 x layers x tokens^2 x d_model (QK^T and attention x V)."""
-    tokens, layers = require_int("tokens", tokens, low=0), require_int("layers", layers, low=1)
-    d_model = require_int("d_model", d_model, low=1)
-    return 2 * require_positive("params", params) * tokens + 4 * layers * tokens**2 * d_model
-
-
 def format_flops(n: float) -> str:
     """Human-readable FLOPs, e.g. '1.23 PFLOP'."""
     for unit, scale in (("EFLOP", 1e18), ("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
@@ -333,7 +338,7 @@ def render_video_budget(duration_s: float = 60, fps: float = 1, max_frames: int 
     per_frame = tokens_per_frame // factor
     tokens = video_tokens(kept, per_frame)
     shape, (params, d_model) = LM_SHAPES[lm], LM_SIZES[lm]
-    flops = prefill_flops(tokens, params, shape.layers, d_model)
+    flops = prefill_flops(tokens, params=params, layers=shape.layers, hidden_size=d_model)
     seconds = flops / (GPU_PEAK_FLOPS * GPU_UTILISATION)
     share = tokens / shape.context
     return "\n".join([

@@ -275,5 +275,6 @@ def plot_walkthrough(w: Walkthrough, labels: Sequence[str] | None = None):
 
 
 def render_temperature(tau: float = 1.0, cosines: np.ndarray = WALKTHROUGH_COSINES):
-    """Widget render: the walkthrough's heatmaps at temperature `tau`."""
-    return plot_walkthrough(walkthrough(cosines, tau=tau))
+    """Widget render: the walkthrough's heatmaps at temperature `tau`, rounded to the 3 significant
+    digits a FloatLogSlider shows (10**0.1 = 1.2589... is computed and titled as 1.26)."""
+    return plot_walkthrough(walkthrough(cosines, tau=float(f"{require_positive('tau', tau):.3g}")))

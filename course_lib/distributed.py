@@ -416,6 +416,8 @@ def plot_comparison(table: Sequence[dict[str, Any]]):
     """Bytes sent and peak extra memory per rank against the global batch N, one line per method and b."""
     import matplotlib.pyplot as plt
 
+    from .plots import legend_with_colours
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for method, style in (("clip_all_gather", "o-"), ("siglip_ring", "s--")):
         for b in sorted({r["b"] for r in table}):
@@ -430,6 +432,6 @@ def plot_comparison(table: Sequence[dict[str, Any]]):
         ax.grid(alpha=0.3)
     axes[0].set_title("communication (embedding payload)")
     axes[1].set_title("memory while computing the loss")
-    axes[1].legend(fontsize=8)
+    legend_with_colours(axes[1], fontsize=8)
     fig.tight_layout()
     return fig

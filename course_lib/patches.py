@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .base.validation import require_array, require_choice, require_int, require_positive
+from .plots import legend_with_colours
 
 # How to make a size that does not divide by the patch size fit (see `fitted_size`).
 POLICIES: tuple[str, ...] = ("error", "pad", "crop", "resize")
@@ -252,7 +253,7 @@ def plot_attention_cost(image_sizes: Sequence[int], patch_size: int, *, hidden_s
     ax.set_ylabel(f"multiple of the {sizes[0]} px value")
     ax.set_title("cost grows with resolution")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_with_colours(ax, fontsize=8)
     ax2.plot(sizes, [100 * c.attention_flops / c.total_flops for c in costs], marker="o", color="C3")
     ax2.set_xscale("log", base=2)
     ax2.set_xticks(sizes, [str(s) for s in sizes])

@@ -9,25 +9,51 @@ import numpy as np
 
 from .base.validation import require_array
 
+TITLE_FONTSIZE = 7
+
 
 def plot_images(images: np.ndarray, titles: Sequence[str] | None = None, cols: int = 8,
                 size: float = 1.6) -> plt.Figure:
-    """Grid of (N, H, W, 3) uint8 images with optional titles."""
+    """Grid of (N, H, W, 3) uint8 images with optional titles, wrapped to the image width; each row
+    is as tall as its image plus its longest title, so titles never cover the image above."""
     require_array("images", images, ndim=4)
     n = len(images)
     if titles is not None and len(titles) != n:
         raise ValueError(f"got {n} images but {len(titles)} titles")
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)
+    width = max(12, int(size * 72 / (TITLE_FONTSIZE * 0.6)))  # characters of a 7 pt title across one image
+    wrapped = ["\n".join(w for line in t.split("\n") for w in textwrap.wrap(line, width) or [""]) for t in titles] \
+        if titles is not None else [""] * n
+    lines = max(t.count("\n") + 1 for t in wrapped) if titles is not None else 0
+    title_height = lines * TITLE_FONTSIZE * 1.35 / 72  # inches
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * (size + title_height) + 0.1), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:n]):
         ax.imshow(images[i], interpolation="nearest")
         if titles is not None:
-            ax.set_title(titles[i], fontsize=7, wrap=True)
-    fig.tight_layout()
+            ax.set_title(wrapped[i], fontsize=TITLE_FONTSIZE)
     return fig
+
+
+# matplotlib's default colour cycle, by name: legends say which colour is which line, so a reader
+# who cannot tell red from green (the Shapes World palette has both) can still follow a plot.
+CYCLE_NAMES = {"#1f77b4": "blue", "#ff7f0e": "orange", "#2ca02c": "green", "#d62728": "red", "#9467bd": "purple",
+               "#8c564b": "brown", "#e377c2": "pink", "#7f7f7f": "grey", "#bcbd22": "olive", "#17becf": "cyan"}
+
+
+def legend_with_colours(ax: plt.Axes, **kwargs) -> None:
+    """`ax.legend(**kwargs)` with each line's colour named in its label, e.g. "clip (blue)"."""
+    from matplotlib.colors import to_hex
+
+    for line in ax.get_lines():
+        name = CYCLE_NAMES.get(to_hex(line.get_color()))
+        label = line.get_label()
+        if name and not label.startswith("_") and f"({name}" not in label:
+            line.set_label(f"{label} ({name})")
+    ax.legend(**kwargs)
 
 
 def plot_heatmap(
@@ -65,15 +91,16 @@ def plot_loss_curve(losses: Sequence[float], title: str = "training loss", ax: p
     require_array("losses", y, ndim=1)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3))
-    ax.plot(y, alpha=0.35 if len(y) > 50 else 1.0, label=None if len(y) > 50 else label)
+    ax.plot(y, alpha=0.35 if len(y) > 50 else 1.0, label="each step" if len(y) > 50 else label)
     if len(y) > 50:
         k = max(len(y) // 30, 2)
-        ax.plot(np.arange(k - 1, len(y)), np.convolve(y, np.ones(k) / k, mode="valid"), label=label)
+        ax.plot(np.arange(k - 1, len(y)), np.convolve(y, np.ones(k) / k, mode="valid"),
+                label=f"{label + ': ' if label else ''}mean of {k} steps")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
-    if label:
-        ax.legend()
+    if label or len(y) > 50:
+        legend_with_colours(ax, fontsize=8)
     return ax
 
 
@@ -83,4 +110,4 @@ def plot_scene_gallery(n: int = 8, seed: int = 0, max_objects: int = 3, split: s
 
     scenes = generate_scenes(n, seed=seed, max_objects=max_objects, split=split)
     captions = make_captions(scenes, seed=seed)
-    return plot_images(scenes.images, [textwrap.fill(c, 30) for c in captions], cols=4, size=2.4)
+    return plot_images(scenes.images, captions, cols=4, size=2.4)

@@ -102,6 +102,8 @@ def plot_study(rows: Sequence[dict[str, Any]]):
     """Zero-shot accuracy (seen, held-out) against batch size, one line per model."""
     import matplotlib.pyplot as plt
 
+    from .plots import legend_with_colours
+
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
     for ax, split in zip(axes, ("seen", "held_out")):
         for kind, style in (("clip", "o-"), ("siglip", "s--")):
@@ -113,6 +115,6 @@ def plot_study(rows: Sequence[dict[str, Any]]):
         ax.set_title(f"zero-shot accuracy, {split.replace('_', '-')} compositions")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"top-1 accuracy ({len(ALL_COMPOSITIONS)} classes)")
-    axes[0].legend()
+    legend_with_colours(axes[0])
     fig.tight_layout()
     return fig

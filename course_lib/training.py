@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
 
 from .base.validation import require_int, require_positive
 
@@ -30,6 +31,44 @@ class TrainResult:
     @property
     def steps(self) -> int:
         return len(self.losses)
+
+
+class ProgressBar:
+    """A tqdm bar over `range(steps)` that leaves an honest record when the loop ends.
+
+    In a notebook the live bar is a widget, and a saved widget shows its first text repr (a 0 % bar)
+    wherever its state is missing: untrusted JupyterLab, GitHub, HTML exports. So the bar is shown
+    through a display handle, and `finish` replaces it by one line of text (the training loop
+    also calls it when interrupted).
+    In a terminal it is tqdm's text bar on stderr.
+    """
+
+    def __init__(self, steps: int, desc: str, enabled: bool = True) -> None:
+        self.handle = None
+        if enabled and issubclass(tqdm, notebook_tqdm):  # tqdm.auto chose the widget: we are in a kernel
+            from IPython.display import display
+
+            self.bar = tqdm(range(steps), desc=desc, mininterval=0.5, display=False, leave=False)
+            self.handle = display(self.bar.container, display_id=True)
+        else:
+            self.bar = tqdm(range(steps), desc=desc, disable=not enabled, mininterval=0.5)
+
+    def __iter__(self):
+        return iter(self.bar)
+
+    def set_postfix(self, **values: Any) -> None:
+        self.bar.set_postfix(**values)
+
+    def update(self, n: int) -> None:
+        """Advance by `n` (for loops that do not iterate over the bar)."""
+        self.bar.update(n)
+
+    def finish(self, summary: str) -> None:
+        """Close the bar; in a notebook, replace it by `summary`."""
+        self.bar.close()
+        if self.handle is not None:
+            self.handle.update({"text/plain": summary}, raw=True)
+            self.handle = None
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -80,23 +119,28 @@ def train(
     result = TrainResult()
     model.train()
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=0.5)
-    for step in bar:
-        loss = loss_fn(model, batch_fn(step))
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr (now {lr})")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
-        optimizer.step()
-        schedule.step()
-        if after_step is not None:
-            with torch.no_grad():
-                after_step(model)
-        result.losses.append(loss.item())
-        if step % 10 == 0 or step == steps - 1:
-            bar.set_postfix(loss=f"{result.losses[-1]:.3f}")
+    bar = ProgressBar(steps, desc, enabled=progress)
+    try:
+        for step in bar:
+            loss = loss_fn(model, batch_fn(step))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr (now {lr})")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+            optimizer.step()
+            schedule.step()
+            if after_step is not None:
+                with torch.no_grad():
+                    after_step(model)
+            result.losses.append(loss.item())
+            if step % 10 == 0 or step == steps - 1:
+                bar.set_postfix(loss=f"{result.losses[-1]:.3f}")
+    except BaseException:  # an error or an interrupt: the record says where the loop stopped
+        bar.finish(f"{desc}: stopped after {result.steps} of {steps} steps")
+        raise
     result.seconds = time.perf_counter() - start
+    bar.finish(f"{desc}: {steps} steps in {result.seconds:.1f} s, final loss {result.losses[-1]:.3f}")
     model.eval()
     return result

@@ -23,7 +23,7 @@ from IPython.display import Markdown
 from .base.seeding import torch_threads
 from .base.validation import require_array, require_choice, require_int, require_pair, require_positive
 from .models.dual_encoder import encode_images, encode_texts
-from .plots import plot_images
+from .plots import legend_with_colours, plot_images
 from .retrieval import rank_gallery
 from .shapes_world import (
     CAPTION_TEMPLATES,
@@ -227,7 +227,7 @@ def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, tit
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    legend_with_colours(ax, fontsize=8)
     ax.figure.tight_layout()
     return ax
 

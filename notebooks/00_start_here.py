@@ -159,7 +159,8 @@ print("colour change at frame (-1 = never):", clips.color_change_frame)
 
 # %%
 frames = clips.frames[0, ::2]
-plot_images(frames, [f"frame {2 * i}" + (" (wall)" if 2 * i == clips.contact_frame[0] else "") for i in range(len(frames))], cols=8);
+plot_images(frames, [f"frame {2 * i}: {sw.COLORS[clips.colors[0, 2 * i]]}" + (" (wall)" if 2 * i == clips.contact_frame[0] else "")
+                     for i in range(len(frames))], cols=8);
 
 # %% [markdown]
 # ### Speed and determinism

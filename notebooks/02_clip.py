@@ -424,7 +424,9 @@ painted = np.array([img[(img != sw.BACKGROUND).any(-1)][0] for img in rb.scenes.
 assert not sw.is_held_out(sw.nearest_palette_color(painted), rb.scenes.shapes[rb.repainted, 0]).any()
 
 # %%
-plot_images(rb.scenes.images[rows], [rb.captions[i] for i in rows], cols=6);
+# the caption names the shape only; the title also names the painted colour (nearest palette colour)
+shown = sw.nearest_palette_color(np.array([img[(img != sw.BACKGROUND).any(-1)][0] for img in rb.scenes.images[rows]]))
+plot_images(rb.scenes.images[rows], [f"{rb.captions[i]}\n(painted near {sw.COLORS[c]})" for i, c in zip(rows, shown)], cols=6);
 
 # %% [markdown]
 # When the recipe was chosen, partial captions, repainting and a strong weight decay (0.2,

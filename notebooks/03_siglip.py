@@ -384,6 +384,8 @@ print(f"(reported after {time.perf_counter() - start:.1f} s; no process is left 
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from dataclasses import replace
+
 from course_lib.recipes import SEEDS, SIGLIP_STUDY
 from course_lib.shapes_world import ALL_COMPOSITIONS
 from course_lib.studies import build_study_model
@@ -393,7 +395,7 @@ for name, kind in (("tiny CLIP", "clip"), ("tiny SigLIP", "siglip")):
     v = m.config.vision_config
     print(f"{name:11s}: {v.num_hidden_layers} layers, width {v.hidden_size}, {v.image_size}-pixel images in "
           f"{v.patch_size}-pixel patches, {sum(p.numel() for p in m.parameters()):,} parameters")
-STUDY = SIGLIP_STUDY  # course_lib.recipes: every recipe of the course in one place
+STUDY = replace(SIGLIP_STUDY, threads=torch.get_num_threads())  # course_lib.recipes; threads: what seed_everything chose
 print(f"study: batch sizes {STUDY.batch_sizes}, {STUDY.steps} steps each, lr {STUDY.lr}; zero-shot top-1 over "
       f"{len(ALL_COMPOSITIONS)} colour-shape prompts on {STUDY.n_test} single-object test scenes (seed {SEEDS.batch_study})")
 print(f"Adam moves a parameter by about lr per step: b and t' can drift by at most about {STUDY.steps * STUDY.lr:.1f} in this run")

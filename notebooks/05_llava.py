@@ -282,8 +282,10 @@ report("llava_live", seconds=round(live_seconds, 1), overall=round(live_metrics[
 # %%
 show = [q for q in eval_qa if q.kind == sw.QUESTION_TYPES[q.scene % len(sw.QUESTION_TYPES)]][:8]  # one per scene, mixed types
 answers = lv.generate_answers(model, tokenizer, eval_scenes.images[[q.scene for q in show]], [q.question for q in show])
+captions = sw.make_captions(eval_scenes, template=0)  # the scene in words: colours named for every reader
 plot_images(eval_scenes.images[[q.scene for q in show]],
-            [f"{q.question}\n-> {a} ({'ok' if a == q.answer else 'truth: ' + q.answer})" for q, a in zip(show, answers)],
+            [f"{captions[q.scene]}\nQ: {q.question}\n-> {a} ({'ok' if a == q.answer else 'truth: ' + q.answer})"
+             for q, a in zip(show, answers)],
             cols=4, size=2.6);
 
 # %% [markdown]

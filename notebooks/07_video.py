@@ -84,7 +84,7 @@ naive = budgets.video_tokens(budgets.frames_in(60, 30), 576)
 cheap = budgets.video_tokens(budgets.frames_in(60, 1), 196)
 assert naive == 1_036_800 and cheap == 11_760
 for label, tokens in [("30 fps x 576 tokens", naive), ("1 fps x 196 tokens", cheap)]:
-    flops = budgets.prefill_flops(tokens, params_7b, mha.layers, d_7b)
+    flops = budgets.prefill_flops(tokens, params=params_7b, layers=mha.layers, hidden_size=d_7b)
     attention = 4 * mha.layers * tokens**2 * d_7b
     kv = budgets.format_bytes(budgets.lm_kv_bytes(tokens, mha))
     print(f"one minute at {label}: {tokens:>9,} tokens, KV cache {kv}, "
@@ -121,7 +121,7 @@ for n in (36, 144, 576):
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             lm(ids)
         counts.append(counter.get_total_flops())
-    formula = budgets.prefill_flops(n, matmul_params, c.num_hidden_layers, c.hidden_size)
+    formula = budgets.prefill_flops(n, params=matmul_params, layers=c.num_hidden_layers, hidden_size=c.hidden_size)
     assert counts[0] == formula
     print(f"{n:>6} {formula:>12,.0f} {counts[0]:>16,} {counts[1]:>15,}")
 
@@ -324,7 +324,7 @@ levers = [
 ]
 print(f"{'recipe':<36} {'tokens':>10} {'context':>8} {'KV cache':>10} {'prefill':>12}")
 for name, tokens in levers:
-    flops = budgets.prefill_flops(tokens, params_7b, gqa.layers, d_7b)
+    flops = budgets.prefill_flops(tokens, params=params_7b, layers=gqa.layers, hidden_size=d_7b)
     kv = budgets.format_bytes(budgets.lm_kv_bytes(tokens, gqa))
     print(f"{name:<36} {tokens:>10,} {tokens / gqa.context:>7.1f}x {kv:>10} "
           f"{budgets.format_flops(flops):>12}")

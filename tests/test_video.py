@@ -72,7 +72,7 @@ def test_prefill_flops_match_flop_counter():
     for n in (5, 33):
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             model(torch.randint(0, 40, (1, n)))
-        assert counter.get_total_flops() == budgets.prefill_flops(n, weights, 2, 32)
+        assert counter.get_total_flops() == budgets.prefill_flops(n, params=weights, layers=2, hidden_size=32)
 
 
 def test_video_models_token_counts():

@@ -6,7 +6,8 @@ import importlib.metadata as md
 import os
 import platform
 
-from ..base.paths import DATA_DIR, SHIPPED
+from ..base.paths import DATA_DIR, REPO_DIR, SHIPPED
+from ..base.seeding import busy_cores, choose_threads, cores
 
 
 def _version(package: str) -> str | None:
@@ -39,10 +40,12 @@ def doctor() -> bool:
     checks.append(
         (
             not torch.cuda.is_available(),
-            f"torch runs on CPU (build {torch.__version__}), {torch.get_num_threads()} threads of {os.cpu_count()} "
-            "cores",
+            f"torch runs on CPU (build {torch.__version__}), {torch.get_num_threads()} threads of {cores()} cores",
         )
     )
+    busy, load = busy_cores(), (os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+    checks.append((True, f"machine load: {busy:.1f} of {cores()} cores busy now (1-minute load average {load:.1f}); "
+                         f"seed_everything() would choose {choose_threads()} torch thread(s)"))
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
     checks.append(
         (
@@ -52,7 +55,8 @@ def doctor() -> bool:
             else "HF_HUB_OFFLINE is not 1: import course_lib before transformers",
         )
     )
-    checks.append((DATA_DIR.is_dir(), f"data folder at {DATA_DIR}"))
+    data = DATA_DIR.relative_to(REPO_DIR).as_posix()  # relative: a saved notebook shows no machine's path
+    checks.append((DATA_DIR.is_dir(), f"data folder at {data}/ in the course folder"))
     for name in SHIPPED:
         folder = DATA_DIR / name
         ok = (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
