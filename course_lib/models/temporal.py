@@ -10,15 +10,16 @@ score per frame, plus a "never" score read from the question token.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import BertConfig, BertModel
 
 from ..base.validation import require_array, require_int
-from ..training import TrainResult, train
+from ..training import ProgressBar, TrainResult, train
 from ..video import QUESTIONS, average_pool_tokens, grounding_accuracy, nearest_kept, uniform_frame_indices
 from .dual_encoder import to_pixel_values
 
@@ -35,9 +36,12 @@ def frame_features(
     n, t = frames.shape[:2]
     flat = frames.reshape(n * t, *frames.shape[2:])
     tower.eval()
-    out = []
-    for i in tqdm(range(0, len(flat), batch_size), desc="frame features", disable=not progress, mininterval=0.5):
+    out, start = [], time.perf_counter()
+    bar = ProgressBar(len(flat), "frame features", enabled=progress)  # replaced by a one-line summary at the end
+    for i in range(0, len(flat), batch_size):
         out.append(tower(to_pixel_values(flat[i : i + batch_size])).last_hidden_state[:, 1:])
+        bar.update(len(out[-1]))
+    bar.finish(f"frame features: {len(flat):,} frames in {time.perf_counter() - start:.1f} s")
     features = torch.cat(out)
     return features.reshape(n, t, *features.shape[1:])
 
