@@ -7,6 +7,7 @@ Taught in notebook 05, sections 4 and 8-10 (notebook 07 adds the video budgets h
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -225,3 +226,138 @@ def prefill_flops(tokens: int, *, params: float, layers: int, hidden_size: int) 
     params = require_positive("params", params)
     layers, hidden_size = require_int("layers", layers, low=1), require_int("hidden_size", hidden_size, low=1)
     return 2 * params * tokens + 4 * layers * tokens * tokens * hidden_size
+
+
+# ---- video: frames, tokens per frame, prefill compute (taught in notebook 07) ----------------
+
+# Parameters and model width of each LM_SHAPES entry, for prefill FLOPs (2 x params x tokens + attention).
+LM_SIZES: dict[str, tuple[float, int]] = {
+    "7B (MHA: 32 KV heads)": (7e9, 4096),
+    "7B (GQA: 8 KV heads)": (7e9, 4096),
+    "70B (GQA: 8 KV heads)": (70e9, 8192),
+}
+# The GPU the time estimate assumes: an A100's dense fp16/bf16 tensor-core peak, and the share of it prefill reaches.
+GPU_NAME, GPU_PEAK_FLOPS, GPU_UTILISATION = "A100 (312 TFLOP/s fp16 dense)", 312e12, 0.5
+# Qwen2-VL: 14 px patches merged 2 x 2 (factor 28), 2 frames per 3-D patch; image and video processor pixel limits.
+QWEN_FACTOR, QWEN_TEMPORAL_PATCH, QWEN_MERGE = 28, 2, 2
+QWEN_IMAGE_PIXELS = (56 * 56, 28 * 28 * 1280)  # Qwen2VLImageProcessorPil: (min_pixels, max_pixels)
+QWEN_VIDEO_PIXELS = (128 * 28 * 28, 28 * 28 * 768)  # Qwen2VLVideoProcessor (needs torchvision, so not imported here)
+POOLINGS: tuple[str, ...] = ("none", "2x2 average", "pixel shuffle 2", "pixel shuffle 4")
+
+
+def frames_in(duration_s: float, fps: float) -> int:
+    """Frames a clip of duration_s seconds gives at fps frames per second: floor(duration x fps), at least 1."""
+    duration_s, fps = require_positive("duration_s", duration_s), require_positive("fps", fps)
+    return max(1, int(duration_s * fps + 1e-9))
+
+
+def video_tokens(frames: int, tokens_per_frame: int, *, extra: int = 0) -> int:
+    """Visual tokens of a video: frames x tokens_per_frame (+ extra, e.g. OneVision's one newline token)."""
+    frames = require_int("frames", frames, low=1)
+    tokens_per_frame = require_int("tokens_per_frame", tokens_per_frame, low=1)
+    return frames * tokens_per_frame + require_int("extra", extra, low=0)
+
+
+def pooled_tokens(tokens: int, stride: int, *, mode: str = "average") -> int:
+    """Tokens of a square side x side grid after spatial pooling by `stride`: (side/stride)^2 for
+    LLaVA-NeXT-Video's average pooling (side must divide), ceil(side/stride)^2 for LLaVA-OneVision's
+    bilinear resize. E.g. 576 -> 144 (average, 2); 729 -> 196 (bilinear, 2)."""
+    tokens, stride = require_int("tokens", tokens, low=1), require_int("stride", stride, low=1)
+    require_choice("mode", mode, ("average", "bilinear"))
+    side = math.isqrt(tokens)
+    if side * side != tokens:
+        raise ValueError(f"tokens must form a square grid (side x side), got {tokens}; e.g. 576 = 24 x 24")
+    if mode == "average":
+        if side % stride:
+            raise ValueError(f"the grid side ({side}) must be a multiple of stride ({stride}) for average pooling")
+        return (side // stride) ** 2
+    return math.ceil(side / stride) ** 2
+
+
+def smart_resize(height: int, width: int, *, factor: int = QWEN_FACTOR, min_pixels: int = QWEN_IMAGE_PIXELS[0],
+                 max_pixels: int = QWEN_IMAGE_PIXELS[1]) -> tuple[int, int]:
+    """Qwen2-VL's resize rule: round each side to a multiple of `factor`, then scale both (keeping the
+    aspect ratio) until min_pixels <= h x w <= max_pixels (floor when shrinking, ceil when growing)."""
+    height, width = require_int("height", height, low=1), require_int("width", width, low=1)
+    factor = require_int("factor", factor, low=1)
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"aspect ratio must be below 200, got {height}x{width}")
+    h, w = round(height / factor) * factor, round(width / factor) * factor
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+    return h, w
+
+
+def qwen2vl_grid(frames: int, height: int, width: int, *, patch_size: int = 14,
+                 temporal_patch_size: int = QWEN_TEMPORAL_PATCH) -> tuple[int, int, int]:
+    """Qwen2-VL's grid (t, h, w) of 3-D patches for frames of an already resized height x width:
+    t = frames / temporal_patch_size (1 for a single image), h = height / P, w = width / P."""
+    frames = require_int("frames", frames, low=1)
+    patch_size = require_int("patch_size", patch_size, low=1)
+    for name, side in (("height", height), ("width", width)):
+        side = require_int(name, side, low=1)
+        if side % (2 * patch_size):
+            raise ValueError(f"{name} ({side}) must be a multiple of {2 * patch_size} (patch {patch_size} x merge 2): "
+                             "resize it first with smart_resize")
+    if frames > 1 and frames % temporal_patch_size:
+        raise ValueError(f"frames ({frames}) must be a multiple of temporal_patch_size ({temporal_patch_size}); "
+                         "the video processor repeats the last frame to pad")
+    return max(1, frames // temporal_patch_size), height // patch_size, width // patch_size
+
+
+def qwen2vl_tokens(frames: int, height: int, width: int, *, video: bool | None = None) -> int:
+    """LM tokens Qwen2-VL gives `frames` frames of height x width: smart_resize (image or video pixel
+    limits), 3-D patches of 2 x 14 x 14, then 2 x 2 merging: t x h x w / 4."""
+    video = frames > 1 if video is None else video
+    lo, hi = QWEN_VIDEO_PIXELS if video else QWEN_IMAGE_PIXELS
+    h, w = smart_resize(height, width, min_pixels=lo, max_pixels=hi)
+    t, gh, gw = qwen2vl_grid(frames, h, w)
+    return t * gh * gw // (QWEN_MERGE * QWEN_MERGE)
+
+
+def format_flops(n: float) -> str:
+    """Human-readable FLOPs, e.g. '1.23 PFLOP'."""
+    for unit, scale in (("EFLOP", 1e18), ("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} FLOP"
+
+
+def pooling_factor(pooling: str) -> int:
+    """How many tokens a pooling in POOLINGS merges into one: 1, 4 (2x2 average, shuffle 2) or 16."""
+    require_choice("pooling", pooling, POOLINGS)
+    return {"none": 1, "2x2 average": 4, "pixel shuffle 2": 4, "pixel shuffle 4": 16}[pooling]
+
+
+def render_video_budget(duration_s: float = 60, fps: float = 1, max_frames: int = 64, tokens_per_frame: int = 576,
+                        pooling: str = "2x2 average", lm: str = "7B (GQA: 8 KV heads)", dtype: str = "fp16") -> str:
+    """Duration, fps, the most frames the model keeps (sampled uniformly), tokens per frame, pooling and
+    LM shape -> total visual tokens, share of the context window, KV cache, prefill FLOPs and a time
+    estimate on GPU_NAME, as text."""
+    require_choice("lm", lm, list(LM_SHAPES))
+    frames = frames_in(duration_s, fps)
+    kept = min(frames, require_int("max_frames", max_frames, low=1))
+    factor = pooling_factor(pooling)
+    if require_int("tokens_per_frame", tokens_per_frame, low=1) % factor:
+        raise ValueError(f"tokens_per_frame ({tokens_per_frame}) must be a multiple of {factor} "
+                         f"for pooling '{pooling}'")
+    per_frame = tokens_per_frame // factor
+    tokens = video_tokens(kept, per_frame)
+    shape, (params, d_model) = LM_SHAPES[lm], LM_SIZES[lm]
+    flops = prefill_flops(tokens, params=params, layers=shape.layers, hidden_size=d_model)
+    seconds = flops / (GPU_PEAK_FLOPS * GPU_UTILISATION)
+    share = tokens / shape.context
+    return "\n".join([
+        (f"{duration_s:g} s at {fps:g} fps = {frames:,} frames; {kept:,} kept (one every {duration_s / kept:.2f} s); "
+         f"{tokens_per_frame} tokens/frame, pooling '{pooling}' -> {per_frame} per frame"),
+        f"{tokens:,} visual tokens = {100 * share:.1f}% of a {shape.context:,}-token context"
+        + ("  (does not fit!)" if share > 1 else ""),
+        f"KV cache ({shape.name}, {dtype}): {format_bytes(lm_kv_bytes(tokens, shape, dtype))}",
+        (f"prefill: {format_flops(flops)}, about {seconds:.2f} s on one {GPU_NAME} "
+         f"at {GPU_UTILISATION:.0%} utilisation"),
+    ])

@@ -155,6 +155,36 @@ BRIDGE_ROWS: tuple[tuple[str, str, int], ...] = (
     ("qformer_8", "qformer", 8), ("mlp_36", "mlp", 36), ("xattn", "xattn", 0), ("perceiver_8", "perceiver", 8),
     ("qformer_4", "qformer", 4), ("qformer_16", "qformer", 16), ("qformer_32", "qformer", 32))
 
+
+# ---- temporal grounding on Shapes World clips (notebook 07) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemporalRecipe:
+    """Keyword arguments of models.temporal.train_grounder."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    keep: int  # frames kept per 16-frame clip, uniformly sampled
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class VideoClips:
+    """Notebook 07's clips: generate_clips(train, train_seed, image_size=48) for training; the held-out
+    clips use SEEDS.video_held_out."""
+
+    train: int = 2000
+    held_out: int = 500
+    train_seed: int = 7001
+
+
+VIDEO_CLIPS = VideoClips()
+# 800 steps: with frame differences as input, colour change reaches 0.98 in 600 steps (1,500 without them).
+TEMPORAL_LIVE = TemporalRecipe(steps=800, batch_size=64, lr=3e-3, keep=16, seed=0)
+TEMPORAL_LOW_RATE = TemporalRecipe(steps=800, batch_size=64, lr=3e-3, keep=4, seed=0)  # trained on every 4th frame
+
 # ---- the shipped checkpoints and the held-out seeds ---------------------------------------------------------
 
 
@@ -181,6 +211,7 @@ class Seeds:
     batch_study: int = 4321  # zero-shot test scenes of notebook 03's small-batch study
     llava_eval: int = 2_000_000_011  # tiny LLaVA's held-out questions: models.llava.eval_set
     bridges_pool: int = 1_000_000_007  # notebook 06's training pool of scenes with cached features (feature_pool)
+    video_held_out: int = 7002  # notebook 07's held-out clips: generate_clips(VIDEO_CLIPS.held_out, seed, ...)
 
 
 SEEDS = Seeds()

@@ -78,9 +78,9 @@ for nb in sorted({q.notebook or "--" for q in QUESTIONS}):
     row = [q for q in QUESTIONS if (q.notebook or "--") == nb]
     print(f"{nb:>9} " + " ".join(f"{sum(q.kind == k for q in row):>9}" for k in kinds) + f" {len(row):>6}")
 pending = sorted({q.notebook for q in QUESTIONS if q.pending})
-absent = f"notebooks {', '.join(pending)} are" if len(pending) > 1 else f"notebook {', '.join(pending)} is"
-print(f"'--' = beyond the notebooks (each cites its papers); {absent} not in this repository "
-      "yet: their questions name the topic, not a heading")
+absent = {0: "", 1: f"; notebook {', '.join(pending)} is"}.get(len(pending), f"; notebooks {', '.join(pending)} are")
+print("'--' = beyond the notebooks (each cites its papers)"
+      + (f"{absent} not in this repository yet: their questions name the topic, not a heading" if pending else ""))
 
 # %% [markdown]
 # A numeric question never stores its answer. It names the `course_lib` function and the arguments

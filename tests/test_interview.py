@@ -12,10 +12,10 @@ from course_lib.interview import cards, drills, quiz
 
 QUESTIONS = b.load_bank()
 NUMERIC = [q for q in QUESTIONS if q.kind == "numeric"]
-# Notebooks written on other branches (issues 17 and 18). Their questions carry 'pending: <topic>' sections.
+# Notebooks written on other branches (issue 17). Their questions carry 'pending: <topic>' sections.
 # When a notebook lands, test_pending_notebooks_are_absent fails: replace its pending sections with real headings
 # and remove it from this set.
-PENDING = {"07"}
+PENDING: set[str] = set()
 # The coverage list of issue 19 -> bank ids that answer it.
 COVERAGE = {
     "contrastive vs captioning/generative objectives": ["02-contrastive-vs-captioning"],

@@ -40,10 +40,10 @@ TOPICS: dict[str, str] = {
     "systems": "Latency budgets, vector search, routing, serving multimodal systems",
     "safety": "Bias, safety checks and prompt injection for vision-language models",
 }
-# Notebook number -> file stem. Notebooks 06 and 07 are written on other branches.
+# Notebook number -> file stem. Notebook 06 is written on another branch.
 NOTEBOOK_STEMS: dict[str, str] = {
     "01": "01_vit_patches", "02": "02_clip", "03": "03_siglip", "04": "04_zero_shot", "05": "05_llava",
-    "06": "06_qformer_perceiver_xattn", "07": "07_video_budgets", "08": "08_interview_review",
+    "06": "06_qformer_perceiver_xattn", "07": "07_video", "08": "08_interview_review",
 }
 PENDING_PREFIX = "pending: "
 FIELDS_REQUIRED = ("id", "kind", "difficulty", "topic", "tags", "notebook", "section", "question", "answer",
@@ -314,7 +314,7 @@ def model_answer(q: Question) -> str:
 
 def notebook_path(notebook: str) -> Path:
     """notebooks/NN_<name>.ipynb: the notebook in the repository whose name starts with NN, else the
-    name NOTEBOOK_STEMS expects (06 and 07 are written on other branches and may pick another name)."""
+    name NOTEBOOK_STEMS expects (06 is written on another branch and may pick another name)."""
     found = sorted(NOTEBOOKS_DIR.glob(f"{notebook}_*.py"))
     return found[0].with_suffix(".ipynb") if found else NOTEBOOKS_DIR / f"{NOTEBOOK_STEMS[notebook]}.ipynb"
 
