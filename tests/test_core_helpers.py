@@ -148,7 +148,7 @@ def test_scene_gallery_shows_captioned_scenes():
 def test_checkpoint_registry_errors_are_clear():
     from course_lib.tools import checkpoints
 
-    with pytest.raises(ValueError, match="unknown checkpoint 'nope'; known:"):
+    with pytest.raises(ValueError, match="unknown checkpoint or study 'nope'; known:"):
         checkpoints.build("nope")
     with pytest.raises(FileNotFoundError, match="rebuilds each one"):
         checkpoints.load_metrics("nope")
