@@ -467,5 +467,4 @@ def render_search(
     ]
     fig = plot_images(gallery_images[idx], labels, cols=min(k, 8), size=1.5)
     fig.suptitle(f"top {k} of {len(gallery_images)} for {prompt!r}", fontsize=10)
-    fig.tight_layout()
     return fig
