@@ -187,8 +187,12 @@ def symmetric_info_nce(logits: torch.Tensor) -> torch.Tensor:
 
 
 def clip_logits(image_emb: torch.Tensor, text_emb: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
-    """(B, B) logits_per_image = scale * cos(image i, text j); scale = 1 / tau = exp(logit_scale)."""
-    require_pair("image_emb", image_emb, "text_emb", text_emb, same_rows=True, dtype="f", torch_only=True)
+    """(B, B) logits_per_image = scale * cos(image i, text j); scale = 1 / tau = exp(logit_scale). text_emb may
+    hold H hard-negative rows after its B captions: then (B, B + H)."""
+    require_pair("image_emb", image_emb, "text_emb", text_emb, dtype="f", torch_only=True)
+    if text_emb.shape[0] < image_emb.shape[0]:
+        raise ValueError(f"batch sizes differ: {image_emb.shape[0]} rows in image_emb but {text_emb.shape[0]} in "
+                         "text_emb (pair i is row i of each; hard-negative captions may follow as extra text rows)")
     if not isinstance(scale, torch.Tensor):
         scale = require_positive("scale", scale)
     elif not bool(torch.isfinite(scale).all()):
@@ -265,14 +269,25 @@ def positive_mask(keys: Sequence) -> torch.Tensor:
 
 def multi_positive_loss(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """Symmetric cross-entropy of (B, B) logits against soft targets spread evenly over each
-    row's (and column's) positives. With only the diagonal positive it equals symmetric_info_nce."""
-    _require_square("logits", logits, torch_only=True)
+    row's (and column's) positives. With only the diagonal positive it equals symmetric_info_nce.
+
+    Hard negatives (NegCLIP, notebook 04 section 7): logits (B, B + H) whose last H columns are extra
+    captions, false for the image they were made from. They join the image -> text softmax of every row;
+    the text -> image direction uses the first B columns only (a hard negative has no image of its own)."""
+    require_array("logits", logits, ndim=2, torch_only=True, finite=True)
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must have a floating-point dtype, got {logits.dtype}; convert it with .float()")
+    b = logits.shape[0]
+    if b == 0 or logits.shape[1] < b:
+        raise ValueError(f"logits must be (B, B) or (B, B + H) with hard-negative columns last (pair i is row i, "
+                         f"column i), got shape {tuple(logits.shape)}")
     require_array("positives", positives, shape=tuple(logits.shape), dtype="b", torch_only=True)
-    if not bool(positives.diagonal().all()):
+    if not bool(positives[:, :b].diagonal().all()):
         raise ValueError("positives must include the diagonal (each image matches its own caption)")
     target = positives.float()
     rows = -(target / target.sum(1, keepdim=True) * torch.log_softmax(logits, dim=1)).sum(1).mean()
-    cols = -(target / target.sum(0, keepdim=True) * torch.log_softmax(logits, dim=0)).sum(0).mean()
+    square = target[:, :b]
+    cols = -(square / square.sum(0, keepdim=True) * torch.log_softmax(logits[:, :b], dim=0)).sum(0).mean()
     return (rows + cols) / 2
 
 

@@ -9,7 +9,7 @@ A recipe's fields are the keyword arguments of the function that runs it, so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .shapes_world import QUESTION_TYPES
 
@@ -42,17 +42,38 @@ class DualEncoderRecipe:
     multi_object_share: float = 0.0
     partial_share: float = 0.0
     repaint_share: float = 0.0
+    position_share: float = 0.0
+    hard_negatives: bool = False  # NegCLIP's extra text columns (needs multi_object_share > 0)
     weight_decay: float = 0.01
+    no_decay: str = "standard"  # training.no_decay_parameters' rule
     unique_captions: bool = False
     seed: int = 0
 
 
-# Notebook 02's live run: single-object batches, about a minute on 2 cores.
+# Notebook 02's live run: single-object batches, about a minute on 2 cores (the shipped recipe, shorter).
 CLIP_LIVE = DualEncoderRecipe(steps=900, batch_size=64, lr=2e-3, partial_share=0.4, repaint_share=0.3,
-                              weight_decay=0.2, unique_captions=True, seed=0)
-# The shipped checkpoint: the live recipe, twice as long.
+                              weight_decay=0.2, no_decay="none", unique_captions=True, seed=0)
+# The shipped checkpoint: the live recipe, twice as long. Built before the no-decay rule ("none": every parameter
+# decays); it stays the tower of the shipped tiny LLaVA until that is rebuilt (issue 16).
 CLIP_CHECKPOINT = DualEncoderRecipe(steps=1800, batch_size=64, lr=2e-3, multi_object_share=0.0, partial_share=0.4,
-                                    repaint_share=0.3, weight_decay=0.2, unique_captions=True, seed=0)
+                                    repaint_share=0.3, weight_decay=0.2, no_decay="none", unique_captions=True, seed=0)
+
+
+# The scene-trained CLIP (notebook 04, section 7; data/tiny_clip_scene) trains in two stages. Stage 1: single objects
+# whose captions all name their cell, so that the image tower learns where things are before it must compare two
+# positions (without it, relations stay at chance: data/README.md). Stage 2: half the scenes hold 2-3 objects, half
+# the single-object captions name the cell, and hard negatives (NegCLIP). The builder also trains the two controls
+# of CLIP_SCENE_VARIANTS: the same stage 1, size, steps, batch and seeds; only stage 2's data differ.
+CLIP_POSITION_WARMUP = DualEncoderRecipe(steps=1500, batch_size=64, lr=2e-3, position_share=1.0, weight_decay=0.2,
+                                         unique_captions=True, seed=0)
+CLIP_SCENE_CHECKPOINT = DualEncoderRecipe(steps=7000, batch_size=64, lr=2e-3, multi_object_share=0.5,
+                                          partial_share=0.4, repaint_share=0.3, position_share=0.5, hard_negatives=True,
+                                          weight_decay=0.2, unique_captions=True, seed=1)
+CLIP_SCENE_VARIANTS: dict[str, DualEncoderRecipe] = {  # built in this order, the shipped one first
+    "scene_mix_hard_negatives": CLIP_SCENE_CHECKPOINT,  # (c), the one shipped
+    "single_object": replace(CLIP_SCENE_CHECKPOINT, multi_object_share=0.0, hard_negatives=False),  # (a)
+    "scene_mix": replace(CLIP_SCENE_CHECKPOINT, hard_negatives=False),  # (b)
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,7 @@ class BatchStudy:
     partial_share: float = 0.0
     repaint_share: float = 0.3
     weight_decay: float = 0.2
+    no_decay: str = "none"  # the study predates the no-decay rule: biases and norm gains decay too
     decay_logit: bool = False
     bias_init: str = "prior"
     threads: int = 1
@@ -106,9 +128,10 @@ class LMRecipe:
     batch_size: int
     lr: float
     seed: int = 0
+    no_decay: str = "standard"  # training.no_decay_parameters' rule
 
 
-LM_CHECKPOINT = LMRecipe(steps=300, batch_size=64, lr=3e-3, seed=0)
+LM_CHECKPOINT = LMRecipe(steps=300, batch_size=64, lr=3e-3, seed=0, no_decay="none")  # built before the rule
 
 # ---- tiny LLaVA (notebook 05) -------------------------------------------------------------------------------
 
@@ -124,13 +147,15 @@ class LLaVARecipe:
     lr2: float
     turns: int
     seed: int = 0
+    no_decay: str = "standard"  # training.no_decay_parameters' rule
 
 
+# Built before the no-decay rule (issue 16 rebuilds it with the rule); the live run follows the shipped recipe.
 LLAVA_CHECKPOINT = LLaVARecipe(stage1_steps=200, stage2_steps=3600, batch_size=32, lr1=3e-3, lr2=2e-3,
-                               turns=len(QUESTION_TYPES), seed=0)
+                               turns=len(QUESTION_TYPES), seed=0, no_decay="none")
 # The notebook's live run: the shipped recipe, shorter.
 LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=350, batch_size=32, lr1=3e-3, lr2=2e-3,
-                         turns=len(QUESTION_TYPES), seed=0)
+                         turns=len(QUESTION_TYPES), seed=0, no_decay="none")
 
 # ---- bridges (notebook 06) -----------------------------------------------------------------------------------
 
@@ -207,6 +232,10 @@ class Seeds:
 
     clip_zero_shot: int = 1234  # tiny CLIP's zero-shot test scenes: generate_scenes(1000, seed, split="all")
     clip_retrieval: int = 1235  # tiny CLIP's 256 retrieval test scenes (metrics.json "retrieval_256")
+    clip_held_out_objects: int = 4_000_000_007  # scene CLIPs: 1,000 single objects of held-out compositions
+    clip_scenes: int = 4_000_000_009  # scene CLIPs: 1,000 scenes of 2-3 objects per split (binding, relation)
+    clip_pairs: int = 4_000_000_013  # scene CLIPs: 1,000 two-object scenes per split (relation)
+    clip_scene_retrieval: int = 4_000_000_019  # scene CLIPs: 1,000 scenes of 2-3 objects for recall@k
     lm_held_out: int = 3_000_000_017  # tiny LM's held-out text: text_corpus(512, seed)
     batch_study: int = 4321  # zero-shot test scenes of notebook 03's small-batch study
     llava_eval: int = 2_000_000_011  # tiny LLaVA's held-out questions: models.llava.eval_set
@@ -219,6 +248,9 @@ SEEDS = Seeds()
 # ---- the shipped checkpoints, in build order (tiny_llava needs the other two) ----------------------
 CHECKPOINTS: dict[str, Checkpoint] = {
     "tiny_clip": Checkpoint("tiny_clip", CLIP_CHECKPOINT, TINY_CLIP_SIZE, threads=1),
+    # one thread: the recipe sits near the step where relations are learned, and float sums decide on which side
+    # (data/README.md); with one thread the build is the run that chose the recipe
+    "tiny_clip_scene": Checkpoint("tiny_clip_scene", CLIP_SCENE_CHECKPOINT, TINY_CLIP_SIZE, threads=1),
     "tiny_lm": Checkpoint("tiny_lm", LM_CHECKPOINT, LM_SIZE, threads=1),
     "tiny_llava": Checkpoint("tiny_llava", LLAVA_CHECKPOINT, None, threads=2),  # built alone on the two cores
     "bridges": Checkpoint("bridges", BRIDGES_CHECKPOINT, None, threads=1),  # metrics only, no weights

@@ -69,6 +69,7 @@ CAPTION_TEMPLATES: tuple[str, ...] = (
 )
 QUESTION_TYPES: tuple[str, ...] = ("color", "shape", "size", "position", "count", "exists", "relation")
 RELATIONS: tuple[str, ...] = ("left", "right", "above", "below")
+LINKS: dict[str, str] = {"left": "left of", "right": "right of", "above": "above", "below": "below"}  # in captions
 
 
 @dataclass(frozen=True)
@@ -398,10 +399,125 @@ def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) ->
             continue
         names = [describe_object(scenes, i, k, "a {size} {color} {shape}") for k in range(n)]
         rel = relation(int(scenes.cells[i, 0]), int(scenes.cells[i, 1]))
-        link = {"left": "left of", "right": "right of", "above": "above", "below": "below"}[rel]
-        text = f"{names[0]} {link} {names[1]}"
+        text = f"{names[0]} {LINKS[rel]} {names[1]}"
         captions.append(text + (f" and {names[2]}" if n == 3 else ""))
     return captions
+
+
+# ---- multi-object captions as data: parse, check against a scene, and their hard negatives ------------
+
+HARD_NEGATIVES: tuple[str, ...] = ("color swap", "shape swap", "relation swap")
+SCENE_CAPTION_FORM = "a small red circle left of a large blue square and a green cross (sizes optional)"
+
+
+@dataclass(frozen=True)
+class SceneCaption:
+    """A multi-object caption as make_captions writes it: objects (size or None, colour, shape), the first
+    `relation` (one of RELATIONS: where) the second; a third object is only named."""
+
+    objects: tuple[tuple[str | None, str, str], ...]
+    relation: str
+
+    def text(self) -> str:
+        names = [_article(" ".join(w for w in ("a", size, color, shape) if w)) for size, color, shape in self.objects]
+        text = f"{names[0]} {LINKS[self.relation]} {names[1]}"
+        return text + (f" and {names[2]}" if len(names) == 3 else "")
+
+
+def parse_scene_caption(caption: str) -> SceneCaption:
+    """Parse 'a [size] color shape LINK a [size] color shape [and a [size] color shape]' (LINK: left of,
+    right of, above, below); ValueError naming what does not fit."""
+    if not isinstance(caption, str):
+        raise TypeError(f"caption must be a string such as {SCENE_CAPTION_FORM!r}, got {describe(caption)}")
+    words = caption.lower().split()
+    links = [i for i, w in enumerate(words) if w in RELATIONS]
+    if len(links) != 1:
+        raise ValueError(f"caption {caption!r} must name exactly one relation (left of, right of, above, below), "
+                         f"as in {SCENE_CAPTION_FORM!r}")
+    i = links[0]
+    relation = words[i]
+    after = i + 2 if relation in ("left", "right") else i + 1
+    if relation in ("left", "right") and words[i + 1 : i + 2] != ["of"]:
+        raise ValueError(f"caption {caption!r}: write '{relation} of', as in {SCENE_CAPTION_FORM!r}")
+    rest = " ".join(words[after:]).split(" and ")
+    parts = [" ".join(words[:i])] + rest
+    if len(parts) > MAX_OBJECTS:
+        raise ValueError(f"caption {caption!r} names {len(parts)} objects; a scene holds at most {MAX_OBJECTS}")
+    objects = []
+    for part in parts:
+        w = [x for x in part.split() if x not in ("a", "an")]
+        size = w.pop(0) if len(w) == 3 and w[0] in SIZES else None
+        if len(w) != 2 or w[0] not in COLORS or w[1] not in SHAPES:
+            raise ValueError(f"caption {caption!r}: {part!r} is not an object; write 'a [size] colour shape' with "
+                             f"a size in {SIZES}, a colour in {COLORS} and a shape in {SHAPES}")
+        objects.append((size, w[0], w[1]))
+    return SceneCaption(tuple(objects), relation)
+
+
+def caption_is_true(scenes: Scenes, i: int, caption: str) -> bool:
+    """Does the multi-object `caption` describe scene `i`: every object it names is in the scene (colour, shape,
+    and size when named), and its first object is `relation` of its second (relation(): columns first)?"""
+    require_scenes("scenes", scenes)
+    i = require_index("i", i, len(scenes), "scenes")
+    parsed = parse_scene_caption(caption)
+    slots = []
+    for size, color, shape in parsed.objects:
+        match = (scenes.colors[i] == COLORS.index(color)) & (scenes.shapes[i] == SHAPES.index(shape))
+        if size is not None:
+            match &= scenes.sizes[i] == SIZES.index(size)
+        if not match.any():
+            return False
+        slots.append(int(np.argmax(match)))
+    if len(set(slots)) < len(slots):
+        return False
+    return relation(int(scenes.cells[i, slots[0]]), int(scenes.cells[i, slots[1]])) == parsed.relation
+
+
+def names_held_out(caption: str) -> bool:
+    """Does `caption` name a held-out composition (HELD_OUT) as 'colour shape'? A swap can create one ('a red
+    circle'), and the train split must not mention it even as a negative."""
+    if not isinstance(caption, str):
+        raise TypeError(f"caption must be a string, got {describe(caption)}")
+    words = caption.lower().split()
+    return any(pair in HELD_OUT for pair in zip(words, words[1:]))
+
+
+def swap_caption(caption: str, kind: str, pair: tuple[int, int] = (0, 1)) -> str:
+    """A hard negative of a multi-object caption, with the same words in another arrangement. kind (HARD_NEGATIVES):
+    'color swap' and 'shape swap' exchange the colours (shapes) of the objects at `pair`; 'relation swap'
+    exchanges the first two objects ('X left of Y' -> 'Y left of X'), which reverses their relation. In a Shapes
+    World scene no two objects share a colour or a shape, so the result is false of a scene the caption is true of."""
+    require_choice("kind", kind, HARD_NEGATIVES)
+    parsed = parse_scene_caption(caption)
+    objects = list(parsed.objects)
+    a, b = (0, 1) if kind == "relation swap" else pair
+    for name, k in (("pair[0]", a), ("pair[1]", b)):
+        require_index(name, k, len(objects), f"objects in {caption!r}")
+    if a == b:
+        raise ValueError(f"pair must name two different objects, got {pair}")
+    if kind == "relation swap":
+        objects[a], objects[b] = objects[b], objects[a]
+    else:
+        field = 1 if kind == "color swap" else 2
+        oa, ob = list(objects[a]), list(objects[b])
+        oa[field], ob[field] = ob[field], oa[field]
+        objects[a], objects[b] = tuple(oa), tuple(ob)
+    return SceneCaption(tuple(objects), parsed.relation).text()
+
+
+def hard_negative_captions(scenes: Scenes, kind: str, seed: int = 0) -> list[str]:
+    """One hard negative (swap_caption of kind `kind`) of each multi-object scene's make_captions caption. The
+    attribute swaps use a seeded random pair of the scene's objects (in a 2-object scene, the only pair)."""
+    require_scenes("scenes", scenes)
+    require_choice("kind", kind, HARD_NEGATIVES)
+    n_objects = scenes.n_objects
+    if len(scenes) == 0 or (n_objects < 2).any():
+        raise ValueError("hard negatives need scenes with 2 or 3 objects (generate_scenes(..., min_objects=2, "
+                         f"max_objects=3)); got object counts {sorted(set(n_objects.tolist()))}")
+    rng = np.random.default_rng(require_int("seed", seed, low=0))
+    pairs = [((0, 1), (0, 2), (1, 2))[k] for k in rng.integers(0, 3, size=len(scenes))]
+    pairs = [p if n == 3 else (0, 1) for p, n in zip(pairs, n_objects)]
+    return [swap_caption(c, kind, p) for c, p in zip(make_captions(scenes), pairs)]
 
 
 def prompts(template: str = "a photo of a {color} {shape}") -> list[str]:

@@ -62,7 +62,8 @@ def train_tiny(
     prior = require_choice("bias_init", study.bias_init, ("prior", "paper")) == "prior"
     bias = prior_bias(batch_size) if prior else None
     model, tok, loss = build_study_model(kind, seed, bias)
-    options = {k: getattr(study, k) for k in ("partial_share", "repaint_share", "weight_decay", "decay_logit")}
+    options = {k: getattr(study, k)
+               for k in ("partial_share", "repaint_share", "weight_decay", "no_decay", "decay_logit")}
     with torch_threads(threads):
         result = train_dual_encoder(model, tok, steps=steps, batch_size=batch_size, lr=lr, loss=loss, seed=seed,
                                     unique_captions=True, **options, progress=progress,
@@ -81,6 +82,7 @@ def small_batch_study(
     partial_share: float = SIGLIP_STUDY.partial_share,
     repaint_share: float = SIGLIP_STUDY.repaint_share,
     weight_decay: float = SIGLIP_STUDY.weight_decay,
+    no_decay: str = SIGLIP_STUDY.no_decay,
     decay_logit: bool = SIGLIP_STUDY.decay_logit,
     bias_init: str = SIGLIP_STUDY.bias_init,
 ) -> list[dict[str, Any]]:
@@ -90,7 +92,7 @@ def small_batch_study(
     held-out compositions), final loss, the learned t (and b) and seconds."""
     steps, n_test = require_int("steps", steps, low=1), require_int("n_test", n_test, low=10)
     study = replace(SIGLIP_STUDY, partial_share=partial_share, repaint_share=repaint_share, weight_decay=weight_decay,
-                    decay_logit=decay_logit, bias_init=bias_init)
+                    no_decay=no_decay, decay_logit=decay_logit, bias_init=bias_init)
     test = generate_scenes(n_test, seed=SEEDS.batch_study, split="all", max_objects=1)
     rows = []
     for batch_size in batch_sizes:

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 from tqdm.notebook import tqdm as notebook_tqdm
 
-from .base.validation import require_int, require_positive
+from .base.validation import require_choice, require_int, require_positive
 
 
 @dataclass
@@ -87,6 +87,35 @@ def cosine_lr(step: int, steps: int, warmup_steps: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
+NO_DECAY_RULES: tuple[str, ...] = ("standard", "none")
+
+
+def no_decay_parameters(model: torch.nn.Module, rule: str = "standard") -> list[torch.nn.Parameter]:
+    """The parameters trained without weight decay under `rule`: "standard": every parameter with fewer than 2
+    dimensions (open_clip's and nanoGPT's rule: biases, norm gains, a learned temperature logit_scale and bias
+    logit_bias), and learned position tables (timm's ViT rule for pos_embed); decay would only pull them towards
+    0 (a gain of 0 silences a layer, t -> 1, positions fade). "none": every parameter decays (how the checkpoints
+    built before the rule were trained)."""
+    require_choice("no_decay", rule, NO_DECAY_RULES)
+    if rule == "none":
+        return []
+    return [p for name, p in model.named_parameters() if p.ndim < 2 or name.endswith("position_embedding.weight")]
+
+
+def parameter_groups(
+    model: torch.nn.Module,
+    trainable: list[torch.nn.Parameter],
+    weight_decay: float,
+    no_decay: str | Iterable[torch.nn.Parameter] = "standard",
+) -> list[dict[str, Any]]:
+    """AdamW's parameter groups: the `trainable` parameters with `weight_decay`, and those of them named by
+    `no_decay` (a rule of no_decay_parameters, or the parameters themselves) with none; empty groups dropped."""
+    skip = {id(p) for p in (no_decay_parameters(model, no_decay) if isinstance(no_decay, str) else no_decay)}
+    groups = [{"params": [p for p in trainable if id(p) not in skip], "weight_decay": weight_decay},
+              {"params": [p for p in trainable if id(p) in skip], "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def train(
     model: torch.nn.Module,
     batch_fn: Callable[[int], Any],
@@ -97,7 +126,7 @@ def train(
     weight_decay: float = 0.01,
     warmup_fraction: float = 0.1,
     params: Iterable[torch.nn.Parameter] | None = None,
-    no_decay: Iterable[torch.nn.Parameter] = (),
+    no_decay: str | Iterable[torch.nn.Parameter] = "standard",
     max_grad_norm: float | None = 1.0,
     after_step: Callable[[torch.nn.Module], None] | None = None,
     progress: bool = True,
@@ -107,8 +136,9 @@ def train(
 
     batch_fn(step): the batch for that step (seed it with the step for determinism);
     loss_fn(model, batch): a scalar loss tensor; params: what to optimise (default: every
-    parameter with requires_grad); no_decay: parameters among them trained without weight decay
-    (e.g. a learned temperature and bias); warmup_fraction: share of the steps spent warming up.
+    parameter with requires_grad); no_decay: the parameters among them trained without weight decay, as a
+    rule of no_decay_parameters ("standard": biases, norm gains, temperature; "none") or the parameters
+    themselves; warmup_fraction: share of the steps spent warming up.
     """
     steps = require_int("steps", steps, low=1)
     lr = require_positive("lr", lr)
@@ -121,10 +151,7 @@ def train(
     trainable = [p for p in (params if params is not None else model.parameters()) if p.requires_grad]
     if not trainable:
         raise ValueError("nothing to train: no parameter with requires_grad=True")
-    skip = {id(p) for p in no_decay}
-    groups = [{"params": [p for p in trainable if id(p) not in skip], "weight_decay": weight_decay},
-              {"params": [p for p in trainable if id(p) in skip], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+    optimizer = torch.optim.AdamW(parameter_groups(model, trainable, weight_decay, no_decay), lr=lr)
     warm = max(1, int(warmup_fraction * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: cosine_lr(s, steps, warm))
     result = TrainResult()

@@ -38,15 +38,19 @@ from .shapes_world import (
     CAPTION_TEMPLATES,
     COLORS,
     COUNT_WORDS,
+    HARD_NEGATIVES,
     MAX_OBJECTS,
     POSITIONS,
     Scenes,
+    caption_is_true,
     fill_template,
     generate_scenes,
+    hard_negative_captions,
     is_held_out,
     make_captions,
     prompts,
     require_scenes,
+    swap_caption,
 )
 from .tokenizer import unknown_words, unknown_words_message
 from .training import train
@@ -256,41 +260,72 @@ def plot_risk_coverage(curves: dict[str, tuple], ax: plt.Axes | None = None, tit
 # ---- failure-mode probes ------------------------------------------------------------------------
 
 
-def _swap_first_two(scenes: Scenes, fields: Sequence[str]) -> Scenes:
-    if len(require_scenes("scenes", scenes)) == 0 or (scenes.n_objects < 2).any():
-        raise ValueError(
-            "the probe needs scenes with at least 2 objects (generate_scenes(..., min_objects=2, max_objects=2))"
-        )
-    swapped = {}
-    for name in fields:
-        a = getattr(scenes, name).copy()
-        a[:, [0, 1]] = a[:, [1, 0]]
-        swapped[name] = a
-    return replace(scenes, **swapped)
-
-
-def relation_swap_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
-    """(true, swapped) captions of multi-object scenes: 'X left of Y' and 'Y left of X'.
-
-    The swap exchanges the first two objects' descriptions but keeps the relation word, so both
-    captions hold the same words; only their order says which object is where."""
-    return make_captions(scenes), make_captions(_swap_first_two(scenes, ("colors", "shapes", "sizes")))
-
-
-def binding_swap_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
-    """(true, swapped) captions where the first two objects exchange shapes but keep their colours:
-    'a red circle left of a blue square' vs 'a red square left of a blue circle' (same words)."""
-    return make_captions(scenes), make_captions(_swap_first_two(scenes, ("shapes",)))
-
-
 def recolor_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
     """(true, recoloured) captions where the second object gets the first colour absent from the
     scene: a control whose false caption has different words (a bag of words can tell them apart)."""
-    _swap_first_two(require_scenes("scenes", scenes), ())  # same input check: at least 2 objects
+    if len(require_scenes("scenes", scenes)) == 0 or (scenes.n_objects < 2).any():
+        raise ValueError("the control needs scenes with at least 2 objects (generate_scenes(..., min_objects=2))")
     colors = scenes.colors.copy()
     for i, row in enumerate(colors):
         colors[i, 1] = next(c for c in range(len(COLORS)) if c not in row)
     return make_captions(scenes), make_captions(replace(scenes, colors=colors))
+
+
+def hard_negative_accuracy(model, tokenizer, scenes: Scenes, seed: int = 0) -> dict[str, float]:
+    """For each kind of shapes_world.HARD_NEGATIVES, the fraction of multi-object scenes whose image scores its
+    true caption (make_captions) above that hard negative (preference_accuracy; chance 0.5). The colour and
+    shape swaps measure attribute binding, the relation swap ('Y left of X') the relation."""
+    images = encode_images(model, require_scenes("scenes", scenes).images)
+    true = encode_texts(model, tokenizer, make_captions(scenes))
+    return {kind: preference_accuracy(images, true,
+                                      encode_texts(model, tokenizer, hard_negative_captions(scenes, kind, seed)))
+            for kind in HARD_NEGATIVES}
+
+
+def caption_variants(caption: str) -> dict[str, str]:
+    """A multi-object caption and its hard negatives: {"as typed": caption, kind: swap_caption(caption, kind)} for
+    every kind of shapes_world.HARD_NEGATIVES (the attribute swaps exchange the first two objects)."""
+    return {"as typed": caption, **{kind: swap_caption(caption, kind) for kind in HARD_NEGATIVES}}
+
+
+def render_caption_probe(models: dict[str, tuple], scenes: Scenes, index: int, caption: str) -> plt.Figure | Markdown:
+    """The binding widget's view: scene `index` beside the cosine of each model's image embedding with the typed
+    caption and with its colour-swapped, shape-swapped and relation-swapped versions (caption_variants); a tick
+    marks the captions that are true of the scene. models: {name: (model, tokenizer)}.
+
+    Returns a Markdown message instead of raising when the caption cannot be parsed or has unknown words."""
+    require_scenes("scenes", scenes)
+    index = require_int("index", index, low=0, high=len(scenes) - 1)
+    if not isinstance(caption, str) or not caption.strip():
+        return Markdown("Type a caption such as `a red circle left of a blue square` and press Enter.")
+    try:
+        variants = caption_variants(caption.strip().lower())
+    except ValueError as err:
+        return Markdown(f"**Cannot score this caption.** {err}")
+    for model, tokenizer in models.values():
+        missing = unknown_words(tokenizer, caption)
+        if missing:
+            return Markdown(unknown_words_message(tokenizer, caption, missing))
+    texts = list(variants.values())
+    labels = [f"{'[true] ' if caption_is_true(scenes, index, t) else '[false] '}{k}: {t}" for k, t in variants.items()]
+    fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(11, 3.1), gridspec_kw={"width_ratios": [1, 4]},
+                                     layout="constrained")
+    ax_img.imshow(scenes.images[index])
+    ax_img.set_axis_off()
+    ax_img.set_title(f"scene {index}", fontsize=9)
+    width = 0.8 / len(models)
+    y = np.arange(len(texts))
+    for j, (name, (model, tokenizer)) in enumerate(models.items()):
+        image = encode_images(model, scenes.images[index : index + 1])
+        cos = (encode_texts(model, tokenizer, texts) @ image.T)[:, 0].numpy()
+        ax.barh(y + j * width, cos, height=width, label=name)
+        for yi, c in zip(y, cos):
+            ax.text(c, yi + j * width, f" {c:.2f}", va="center", fontsize=7)
+    ax.set_yticks(y + width * (len(models) - 1) / 2, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("cosine with the image")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(models), frameon=False)
+    return fig
 
 
 def preference_accuracy(

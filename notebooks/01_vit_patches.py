@@ -344,14 +344,14 @@ pt.plot_position_similarity(sincos, grid6, grid6, title="2-D sin-cos position em
 # %%
 from transformers.utils import logging as hf_logging
 
-from course_lib.models.clip import load_tiny_clip
+from course_lib.models.clip import load_tiny_clip, load_tiny_clip_scene
 
 hf_logging.disable_progress_bar()
 tiny_clip, _ = load_tiny_clip()
 vision = tiny_clip.config.vision_config
 trained = pt.vision_position_embeddings(tiny_clip)
 pt.plot_position_similarity(trained, vision.image_size // vision.patch_size, vision.image_size // vision.patch_size,
-                            title="learned position embeddings of the trained tiny CLIP (6x6 grid, D = 96)");
+                            title=f"learned position embeddings of the trained tiny CLIP (6x6 grid, D = {vision.hidden_size})");
 
 # %% [markdown]
 # Is there structure? Average the similarity over pairs of different positions by how they sit
@@ -364,10 +364,15 @@ torch.manual_seed(0)
 untrained = pt.vision_position_embeddings(CLIPVisionEmbeddings(vision))
 print(f"{'mean cosine similarity':<34}" + "".join(f"{k:>12}" for k in ["neighbours", "same row", "same column", "other"]))
 relations = {}
-for label, emb in [("2-D sin-cos (fixed)", sincos), ("learned, before training", untrained), ("learned, trained tiny CLIP", trained)]:
+scene_clip, _ = load_tiny_clip_scene()  # notebook 04's scene-trained CLIP: it must place objects to read relations
+scene_trained = pt.vision_position_embeddings(scene_clip)
+tables = [("2-D sin-cos (fixed)", sincos), ("learned, before training", untrained), ("learned, trained tiny CLIP", trained),
+          ("learned, scene tiny CLIP", scene_trained)]
+for label, emb in tables:
     relations[label] = pt.similarity_by_relation(emb, grid6, grid6)
     print(f"{label:<34}" + "".join(f"{v:>12.3f}" for v in relations[label].values()))
-for label, short in [("2-D sin-cos (fixed)", "sin-cos"), ("learned, trained tiny CLIP", "trained tiny CLIP")]:
+for label, short in [("2-D sin-cos (fixed)", "sin-cos"), ("learned, trained tiny CLIP", "trained tiny CLIP"),
+                     ("learned, scene tiny CLIP", "scene tiny CLIP")]:
     rel = relations[label]
     for name in ["neighbours", "same row", "same column"]:
         gap = rel[name] - rel["other"]

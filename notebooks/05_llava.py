@@ -336,7 +336,10 @@ assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and abs(margi
 # exactly the diagnosis to run on a real VLM before trusting its benchmark score. Ours: size,
 # position and count each gain over 0.3 from the image; relation questions are no better than
 # the blind model's guesses: finding two objects and comparing their places is beyond what this
-# tiny model learned.
+# tiny model learned. Position shows where the image information lives: a linear probe cannot read
+# an object's cell from this tower's *pooled* vector (the shipped single-object `tiny_clip`;
+# notebook 04, section 7: chance), yet the LM, which reads the 36 *patch* tokens of the same tower,
+# each carrying its own position embedding, answers position questions far above its blind twin.
 #
 # **Binding.** The colour and shape columns hide a sharper failure. Split those questions by the
 # number of objects in the scene, and count how often the answer is right and how often it at

@@ -21,8 +21,9 @@ def test_markdown_table_lists_notebooks_reports_and_models():
     results = [
         {"notebook": "00_start_here.ipynb", "seconds": 10.3, "peak_mb": 500, "error": "", "reports": {"x": {"a": "1"}}}
     ]
-    models = [{"name": "tiny_clip", "build_seconds": 100.0, "seen": 0.99, "command": "c", "versions": {}}]
+    models = [{"name": "tiny_clip", "build_seconds": 100.0, "seen": 0.99, "command": "c", "versions": {},
+               "recipe": {"steps": 9}, "losses": [1.0, 0.5, 0.25]}]
     text = bench.markdown(results, models)
     assert "| 00_start_here.ipynb | 10.3 | 500 | ok |" in text
     assert "| 00_start_here.ipynb | x | a=1 |" in text
-    assert "| tiny_clip | 100.0 | seen=0.99 |" in text
+    assert "| tiny_clip | 100.0 | seen=0.99, losses=(3 values) |" in text

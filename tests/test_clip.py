@@ -159,3 +159,55 @@ def test_encoders_reject_unknown_words(tok):
     model = clip.build_tiny_clip(tok, **SMALL)
     with pytest.raises(ValueError, match="unknown word"):
         de.encode_texts(model, tok, ["a photo of a dog"])
+
+
+def test_hard_negative_batch_adds_false_text_columns(tok):
+    from course_lib.shapes_world import HARD_NEGATIVES, POSITION_PHRASES, caption_is_true, names_held_out
+
+    train = de.image_text_batch(64, 3, multi_object_share=0.5, hard_negatives=True)
+    assert train.hard_negatives and not any(names_held_out(c) for c in train.hard_negatives)
+    batch = de.image_text_batch(16, 3, multi_object_share=0.5, hard_negatives=True, split="all")  # nothing dropped
+    multi = np.nonzero(batch.scenes.n_objects > 1)[0]
+    h, swaps = len(batch.hard_negatives), len(HARD_NEGATIVES) * len(multi)
+    where = [i for i, t in enumerate(batch.templates) if t >= 0 and "{where}" in de.TEMPLATES[t]]
+    assert len(multi) > 0 and where and h == swaps + len(where)
+    assert batch.positives.shape == (16, 16 + h)
+    owners = [int(i) for _ in HARD_NEGATIVES for i in multi]  # kind-major, then scene
+    assert not any(caption_is_true(batch.scenes, i, c) for i, c in zip(owners, batch.hard_negatives))
+    for i, moved in zip(where, batch.hard_negatives[swaps:]):  # the same caption, the object in another cell
+        true_where = POSITION_PHRASES[batch.scenes.cells[i, 0]]
+        assert batch.captions[i].endswith(true_where) and not moved.endswith(true_where)
+        assert moved.split()[:3] == batch.captions[i].split()[:3]
+    assert not batch.positives[:, 16:].any()  # no hard negative equals a caption of this batch
+    plain = de.image_text_batch(16, 3, multi_object_share=0.5, split="all")
+    assert plain.captions == batch.captions and torch.equal(plain.positives, batch.positives[:, :16])
+    image, text = de.embed_batch(clip.build_tiny_clip(tok, **SMALL), tok, batch)
+    assert image.shape == (16, 16) and text.shape == (16 + h, 16)
+
+
+def test_hard_negatives_train_with_the_clip_loss_only(tok):
+    model = clip.build_tiny_clip(tok, **SMALL)
+    result = de.train_dual_encoder(model, tok, steps=3, batch_size=8, multi_object_share=0.5, hard_negatives=True,
+                                   progress=False)
+    assert result.steps == 3 and all(np.isfinite(result.losses))
+    with pytest.raises(ValueError, match="loss='clip'"):
+        de.train_dual_encoder(model, tok, steps=1, multi_object_share=0.5, hard_negatives=True, loss="siglip",
+                              progress=False)
+    with pytest.raises(ValueError, match="multi_object_share > 0"):
+        de.image_text_batch(8, 0, hard_negatives=True)
+
+
+def test_shipped_scene_clip_reproduces_its_metrics_and_meets_its_targets():
+    from course_lib.tools.checkpoints import load_metrics, scene_clip_metrics
+
+    model, tok = clip.load_tiny_clip_scene()
+    metrics = load_metrics(clip.TINY_CLIP_SCENE)
+    assert metrics["command"] == "python -m course_lib.tools.checkpoints tiny_clip_scene"
+    measured = scene_clip_metrics(model, tok)
+    shipped = metrics["variants"][metrics["shipped"]]
+    assert measured == {k: shipped[k] for k in measured}  # the same 1,000-scene sets, the same answers
+    assert measured["zero_shot_held_out_objects"] >= 0.92
+    for split in ("train", "held_out"):
+        assert min(measured[f"scenes_2_3_{split}"].values()) >= 0.90  # binding and relation, 2-3 objects
+        assert measured[f"relation_2_{split}"] >= 0.90
+    assert shipped["train_seconds"] <= 600  # the shipped CLIP trains within 10 minutes (both stages)

@@ -151,3 +151,17 @@ def test_multi_positive_loss_reduces_to_infonce_and_rewards_duplicates():
 def test_bad_input_gets_a_clear_error(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_hard_negative_columns_join_the_image_to_text_softmax_only():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 4 + 3, dtype=torch.float64)
+    positives = torch.zeros(4, 7, dtype=torch.bool)
+    positives[:, :4] = torch.eye(4, dtype=torch.bool)
+    rows = F.cross_entropy(logits, torch.arange(4))  # NegCLIP: image -> text over all 7 texts
+    cols = F.cross_entropy(logits[:, :4].T, torch.arange(4))  # text -> image over the 4 captions only
+    torch.testing.assert_close(c.multi_positive_loss(logits, positives), (rows + cols) / 2)
+    far = torch.cat([logits[:, :4], torch.full((4, 3), -1e4, dtype=torch.float64)], dim=1)
+    torch.testing.assert_close(c.multi_positive_loss(far, positives), c.symmetric_info_nce(logits[:, :4]))
+    with pytest.raises(ValueError, match="hard-negative columns last"):
+        c.multi_positive_loss(torch.zeros(4, 3), torch.zeros(4, 3, dtype=torch.bool))

@@ -198,3 +198,27 @@ def test_train_names_its_warmup_a_fraction():
     model = torch.nn.Linear(2, 1)
     with pytest.raises(ValueError, match="warmup_fraction must be in"):
         training.train(model, lambda s: None, lambda m, b: m.weight.sum(), steps=3, lr=0.1, warmup_fraction=3)
+
+
+def test_no_decay_rule_exempts_biases_norm_gains_and_the_logit_scale():
+    from course_lib.models.clip import build_tiny_clip
+
+    model = build_tiny_clip(seed=0, hidden_size=16, layers=1, heads=2, projection_dim=8)
+    trainable = list(model.parameters())
+    decay, exempt = training.parameter_groups(model, trainable, 0.2, "standard")
+    names = {id(p): n for n, p in model.named_parameters()}
+    exempt_names = {names[id(p)] for p in exempt["params"]}
+    assert decay["weight_decay"] == 0.2 and exempt["weight_decay"] == 0.0
+    assert {"logit_scale", "vision_model.embeddings.position_embedding.weight",
+            "text_model.embeddings.position_embedding.weight"} <= exempt_names
+    assert {n for n in names.values() if n.endswith(".bias") or "layer_norm" in n or "layernorm" in n} <= exempt_names
+    decayed = {names[id(p)] for p in decay["params"]}
+    assert all(p.ndim >= 2 for p in decay["params"]) and "text_projection.weight" in decayed
+    assert "vision_model.embeddings.patch_embedding.weight" in decayed
+    assert len(decayed) + len(exempt_names) == len(trainable)
+    (only,) = training.parameter_groups(model, trainable, 0.2, "none")
+    assert len(only["params"]) == len(trainable) and only["weight_decay"] == 0.2
+    (frozen_bias_only,) = training.parameter_groups(model, [model.logit_scale], 0.2, "standard")
+    assert frozen_bias_only["weight_decay"] == 0.0
+    with pytest.raises(ValueError, match="no_decay must be one of"):
+        training.parameter_groups(model, trainable, 0.2, "biases")

@@ -18,6 +18,7 @@ from course_lib.tools.checkpoints import BUILDERS
 RUNS = [
     (recipes.CLIP_LIVE, train_dual_encoder),
     (recipes.CLIP_CHECKPOINT, train_dual_encoder),
+    (recipes.CLIP_SCENE_CHECKPOINT, train_dual_encoder),
     (recipes.TINY_CLIP_SIZE, tiny_clip_config),
     (recipes.LM_SIZE, tiny_lm_config),
     (recipes.LM_CHECKPOINT, pretrain_lm),

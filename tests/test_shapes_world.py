@@ -221,3 +221,56 @@ def test_repaint_changes_only_object_pixels():
     assert (out[obj] == [1, 2, 3]).all() and np.array_equal(out[~obj], scenes.images[~obj])
     with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
         sw.repaint(scenes.images, colors[:2])
+
+
+@pytest.mark.parametrize("split", ["train", "held_out"])
+def test_every_hard_negative_is_false_for_its_image_and_keeps_the_words(split):
+    scenes = sw.generate_scenes(1500, seed=21, min_objects=2, max_objects=3, split=split)
+    captions = sw.make_captions(scenes)
+    assert all(sw.caption_is_true(scenes, i, c) for i, c in enumerate(captions))
+    for kind in sw.HARD_NEGATIVES:
+        negatives = sw.hard_negative_captions(scenes, kind, seed=3)
+        assert not any(sw.caption_is_true(scenes, i, c) for i, c in enumerate(negatives)), kind
+        assert all(sorted(t.split()) == sorted(n.split()) and t != n for t, n in zip(captions, negatives)), kind
+
+
+def test_swaps_of_a_typed_caption():
+    caption = "a red circle left of a blue square and a green cross"
+    assert sw.swap_caption(caption, "color swap") == "a blue circle left of a red square and a green cross"
+    assert sw.swap_caption(caption, "shape swap", pair=(1, 2)) == "a red circle left of a blue cross and a green square"
+    assert sw.swap_caption(caption, "relation swap") == "a blue square left of a red circle and a green cross"
+    assert sw.parse_scene_caption("Small Red circle above an orange square").objects == (
+        ("small", "red", "circle"), (None, "orange", "square"))
+
+
+def test_caption_checks_size_and_relation():
+    scenes = sw.generate_scenes(1, seed=2, min_objects=2, max_objects=2)
+    (a, b) = scenes.objects(0)
+    rel = sw.relation(int(scenes.cells[0, 0]), int(scenes.cells[0, 1]))
+    other = {"small": "large", "large": "small"}[a["size"]]
+    true = f"a {a['color']} {a['shape']} {sw.LINKS[rel]} a {b['color']} {b['shape']}"
+    assert sw.caption_is_true(scenes, 0, true)
+    assert not sw.caption_is_true(scenes, 0, f"a {other} {true[2:]}")
+    flipped = {"left": "right", "right": "left", "above": "below", "below": "above"}[rel]
+    assert not sw.caption_is_true(scenes, 0, true.replace(sw.LINKS[rel], sw.LINKS[flipped]))
+
+
+@pytest.mark.parametrize("caption, match", [
+    ("a red circle", "exactly one relation"),
+    ("a red circle on the left", "left of"),
+    ("a red circle left of a pink square", "'a pink square' is not an object"),
+    ("a red circle left of a blue square and a green cross and a red diamond", "at most 3"),
+    (42, "caption must be a string"),
+])
+def test_scene_caption_bad_input(caption, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        sw.parse_scene_caption(caption)
+
+
+def test_hard_negative_bad_input():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        sw.swap_caption("a red circle left of a blue square", "size swap")
+    with pytest.raises(ValueError, match="pair"):
+        sw.swap_caption("a red circle left of a blue square", "color swap", pair=(0, 2))
+    with pytest.raises(ValueError, match="2 or 3 objects"):
+        sw.hard_negative_captions(sw.generate_scenes(3, seed=0), "color swap")

@@ -192,22 +192,25 @@ def test_plot_risk_coverage():
 # ---- probes ------------------------------------------------------------------------------------------
 
 
-def test_relation_and_binding_swaps_keep_the_words():
-    scenes = sw.generate_scenes(20, seed=0, min_objects=2, max_objects=2, split="all")
-    true, swapped = zs.relation_swap_captions(scenes)
-    assert true == sw.make_captions(scenes)
-    for t, s, i in zip(true, swapped, range(20)):
-        a = sw.describe_object(scenes, i, 0, "a {size} {color} {shape}")
-        b = sw.describe_object(scenes, i, 1, "a {size} {color} {shape}")
-        assert t.startswith(a) and t.endswith(b) and s.startswith(b) and s.endswith(a)
-        assert sorted(t.split()) == sorted(s.split()) and t != s
-    true_b, bound = zs.binding_swap_captions(scenes)
-    assert true_b == true
-    assert all(sorted(t.split()) == sorted(b.split()) and t != b for t, b in zip(true, bound))
-    c0, s1 = sw.COLORS[scenes.colors[0, 0]], sw.SHAPES[scenes.shapes[0, 1]]
-    assert f"{c0} {s1}" in bound[0]
-    with pytest.raises(ValueError, match="at least 2 objects"):
-        zs.relation_swap_captions(sw.generate_scenes(3, seed=0))
+def test_hard_negative_accuracy_scores_each_swap_and_the_widget_view(model, tok):
+    scenes = sw.generate_scenes(30, seed=0, min_objects=2, max_objects=3)
+    acc = zs.hard_negative_accuracy(model, tok, scenes, seed=1)
+    assert list(acc) == list(sw.HARD_NEGATIVES) and all(0.0 <= v <= 1.0 for v in acc.values())
+    variants = zs.caption_variants("a red circle left of a blue square")
+    assert variants == {"as typed": "a red circle left of a blue square",
+                        "color swap": "a blue circle left of a red square",
+                        "shape swap": "a red square left of a blue circle",
+                        "relation swap": "a blue square left of a red circle"}
+    caption = sw.make_captions(scenes)[0]
+    fig = zs.render_caption_probe({"shipped": (model, tok)}, scenes, 0, caption)
+    assert isinstance(fig, plt.Figure)
+    labels = [t.get_text() for t in fig.axes[1].get_yticklabels()]
+    assert labels[0].startswith("[true] as typed") and all(x.startswith("[false]") for x in labels[1:])
+    plt.close("all")
+    for bad, words in (("a red circle", "exactly one relation"), ("a red circle left of a fluffy dog", "not an object"),
+                       ("", "Type a caption")):
+        view = zs.render_caption_probe({"shipped": (model, tok)}, scenes, 0, bad)
+        assert words in view.data
 
 
 def test_preference_accuracy():

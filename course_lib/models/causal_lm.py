@@ -103,8 +103,10 @@ def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Ten
 
 
 def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, steps: int, batch_size: int = 64,
-                lr: float = 3e-3, seed: int = 0, progress: bool = True, desc: str = "tiny LM") -> TrainResult:
-    """Next-token pre-training on seeded text_corpus batches (batch of step s: step_seed(seed, s))."""
+                lr: float = 3e-3, seed: int = 0, no_decay: str = "standard", progress: bool = True,
+                desc: str = "tiny LM") -> TrainResult:
+    """Next-token pre-training on seeded text_corpus batches (batch of step s: step_seed(seed, s)); no_decay: the
+    rule of training.no_decay_parameters."""
     require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from build_tiny_lm() or load_tiny_lm()[0]")
     require_tokenizer("tokenizer", tokenizer)
     batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
@@ -113,7 +115,7 @@ def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         return text_batch(tokenizer, text_corpus(batch_size, step_seed(seed, step)))
 
-    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, progress=progress, desc=desc)
+    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, no_decay=no_decay, progress=progress, desc=desc)
 
 
 @torch.no_grad()

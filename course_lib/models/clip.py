@@ -1,7 +1,8 @@
 """Tiny CLIP on Shapes World: a real transformers CLIPModel at a tiny size, built, saved and loaded.
 Batches, losses and the trainer it shares with SigLIP are in dual_encoder.py.
 
-Taught in notebook 02, section 8; the shipped checkpoint is used by notebooks 01, 04 and 05.
+Taught in notebook 02, section 8; the shipped checkpoint is used by notebooks 01, 04 and 05, the scene-trained
+one by notebook 04, section 7.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ..tokenizer import build_tokenizer, save_tokenizer
 from .dual_encoder import image_processor, tower_sizes
 from .shipped import load_shipped
 
-TINY_CLIP = "tiny_clip"  # data/tiny_clip: the shipped checkpoint
+TINY_CLIP = "tiny_clip"  # data/tiny_clip: the shipped checkpoint (single-object scenes)
+TINY_CLIP_SCENE = "tiny_clip_scene"  # data/tiny_clip_scene: trained on 1-3-object scenes with hard negatives
 TEXT_LENGTH = 32  # longest Shapes World caption is well below this
 
 
@@ -69,3 +71,8 @@ def save_tiny_clip(model: CLIPModel, tokenizer: PreTrainedTokenizerFast, folder:
 def load_tiny_clip(folder: str | Path | None = None) -> tuple[CLIPModel, PreTrainedTokenizerFast]:
     """(model, tokenizer) from a local save_pretrained folder (default: the shipped data/tiny_clip)."""
     return load_shipped(CLIPModel, TINY_CLIP, folder)
+
+
+def load_tiny_clip_scene() -> tuple[CLIPModel, PreTrainedTokenizerFast]:
+    """(model, tokenizer) of the shipped scene-trained tiny CLIP, data/tiny_clip_scene (notebook 04, section 7)."""
+    return load_shipped(CLIPModel, TINY_CLIP_SCENE)

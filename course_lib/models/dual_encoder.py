@@ -34,18 +34,21 @@ from ..contrastive import (
 )
 from ..shapes_world import (
     CAPTION_TEMPLATES,
+    HARD_NEGATIVES,
     Scenes,
     concat_scenes,
     describe_object,
     generate_scenes,
+    hard_negative_captions,
     make_captions,
+    names_held_out,
     off_palette_colors,
     repaint,
     require_scenes,
 )
 from ..sigmoid_loss import sigmoid_loss
 from ..tokenizer import require_known_words
-from ..training import TrainResult, step_seed, train
+from ..training import TrainResult, no_decay_parameters, step_seed, train
 
 IMAGE_MEAN = (0.5, 0.5, 0.5)
 IMAGE_STD = (0.5, 0.5, 0.5)
@@ -131,15 +134,17 @@ def tower_sizes(hidden_size: int, layers: int, heads: int, image_size: int, patc
 class ImageTextBatch:
     """One contrastive batch: images (B, S, S, 3) uint8 in `scenes`, one caption per scene, the
     caption template of each single-object scene (index into TEMPLATES, -1 for multi-object scenes),
-    positives (B, B) bool: True where caption j is a correct description of image i (the diagonal
-    always), and repainted (B,) bool: images whose object was repainted in an off-palette colour
-    (their scenes.colors still hold the original palette index)."""
+    positives (B, B + H) bool: True where caption j is a correct description of image i (the diagonal
+    always), repainted (B,) bool: images whose object was repainted in an off-palette colour
+    (their scenes.colors still hold the original palette index), and H hard-negative captions
+    (text columns B.. of positives; empty unless image_text_batch(hard_negatives=True))."""
 
     scenes: Scenes
     captions: list[str]
     templates: np.ndarray
     positives: torch.Tensor
     repainted: np.ndarray
+    hard_negatives: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -186,6 +191,8 @@ def image_text_batch(
     positives: str = "described",
     partial_share: float = 0.0,
     repaint_share: float = 0.0,
+    position_share: float = 0.0,
+    hard_negatives: bool = False,
     split: str = "train",
     image_size: int = 48,
 ) -> ImageTextBatch:
@@ -198,7 +205,14 @@ def image_text_batch(
     caption that is true of the image, see described_by); partial_share: fraction of single-object
     scenes captioned by colour or shape alone (PARTIAL_TEMPLATES); repaint_share: fraction of
     single-object scenes repainted in a random off-palette colour (shapes_world.off_palette_colors)
-    and captioned by their shape alone, a colour augmentation that teaches shape apart from colour.
+    and captioned by their shape alone, a colour augmentation that teaches shape apart from colour;
+    position_share: fraction of scenes whose caption template is one that names the cell (for
+    single-object scenes; drawn only when > 0); hard_negatives: add, for every multi-object scene, its
+    three hard-negative captions (shapes_world.HARD_NEGATIVES: colours swapped, shapes swapped,
+    relation reversed), and for every single-object caption that names the cell, the same caption
+    with another cell, as extra text columns, positive only for an image whose own caption they equal
+    (NegCLIP, notebook 04 section 7); in the train split a swap that names a held-out composition is
+    dropped (training never mentions one).
     """
     batch_size = require_int("batch_size", batch_size, low=2, high=100_000)
     image_size = require_int("image_size", image_size, low=24, high=512)
@@ -209,9 +223,12 @@ def image_text_batch(
         ("multi_object_share", multi_object_share),
         ("partial_share", partial_share),
         ("repaint_share", repaint_share),
+        ("position_share", position_share),
     ):
         if not 0.0 <= float(share) <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {share}")
+    if hard_negatives and not multi_object_share:
+        raise ValueError("hard_negatives are made from multi-object scenes: set multi_object_share > 0 (e.g. 0.5)")
     n = 4 * batch_size if unique_captions else batch_size  # room for duplicates among partial captions
     n_multi = int(round(multi_object_share * n))
     parts = []
@@ -224,6 +241,9 @@ def image_text_batch(
     rng = np.random.default_rng(seed)
     scenes = concat_scenes(parts).subset(rng.permutation(n))
     templates = rng.integers(0, len(CAPTION_TEMPLATES), size=n)
+    if position_share:  # drawn only when asked, so other recipes keep their batches
+        where = np.array([i for i, t in enumerate(CAPTION_TEMPLATES) if "{where}" in t])
+        templates = np.where(rng.random(n) < position_share, where[rng.integers(0, len(where), size=n)], templates)
     partial = rng.random(n) < partial_share
     templates = np.where(partial, len(CAPTION_TEMPLATES) + rng.integers(0, len(PARTIAL_TEMPLATES), size=n), templates)
     templates = np.where(scenes.n_objects == 1, templates, -1)
@@ -250,17 +270,32 @@ def image_text_batch(
         "identical": lambda: positive_mask(captions),
         "described": lambda: described_by(scenes, templates, captions, repainted),
     }[positives]()
-    return ImageTextBatch(scenes, captions, templates, mask, repainted)
+    negatives: list[str] = []
+    multi = np.nonzero(scenes.n_objects > 1)[0]
+    if hard_negatives and len(multi):
+        negatives = [c for kind in HARD_NEGATIVES for c in hard_negative_captions(scenes.subset(multi), kind, seed)]
+        negatives = [c for c in negatives if split != "train" or not names_held_out(c)]
+        # a single object whose caption names its cell: the same caption with the object in another cell
+        names_cell = np.array(["{where}" in t for t in TEMPLATES])[templates] & (templates >= 0)
+        cells = scenes.cells.copy()
+        cells[:, 0] = (cells[:, 0] + 1 + rng.integers(0, 8, size=batch_size)) % 9
+        moved = Scenes(scenes.images, scenes.colors, scenes.shapes, scenes.sizes, cells)
+        negatives += [describe_object(moved, int(i), 0, TEMPLATES[templates[i]]) for i in np.nonzero(names_cell)[0]]
+        extra = torch.tensor([[c == neg for neg in negatives] for c in captions], dtype=torch.bool)
+        mask = torch.cat([mask, extra.reshape(batch_size, len(negatives))], dim=1)
+    return ImageTextBatch(scenes, captions, templates, mask, repainted, tuple(negatives))
 
 
 def clip_softmax_loss(
     image_emb: torch.Tensor, text_emb: torch.Tensor, model, positives: torch.Tensor | None = None
 ) -> torch.Tensor:
     """CLIP's symmetric softmax loss at the model's scale exp(logit_scale); with a positives mask
-    that marks more than the diagonal, the multi-positive version."""
+    that marks more than the diagonal, or hard-negative text rows after the B captions, the
+    multi-positive version (contrastive.multi_positive_loss)."""
     require_dual_encoder("model", model)
     logits = clip_logits(image_emb, text_emb, model.logit_scale.exp())
-    if positives is None or int(positives.sum()) == len(positives):
+    square = logits.shape[0] == logits.shape[1]
+    if positives is None or (square and int(positives.sum()) == len(positives)):
         return symmetric_info_nce(logits)
     return multi_positive_loss(logits, positives)
 
@@ -292,13 +327,14 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 
 
 def embed_batch(model, tokenizer, batch: ImageTextBatch) -> tuple[torch.Tensor, torch.Tensor]:
-    """L2-normalised (B, D) image and text embeddings of a batch, with gradients."""
+    """L2-normalised image embeddings (B, D) and text embeddings (B + H, D) of a batch (its captions, then its
+    H hard negatives), with gradients."""
     require_dual_encoder("model", model)
     require_tokenizer("tokenizer", tokenizer)
     if not isinstance(batch, ImageTextBatch):
         raise TypeError(f"batch must be an ImageTextBatch from image_text_batch(), got {describe(batch)}")
     pixels = to_pixel_values(batch.scenes.images)
-    enc = tokenizer(batch.captions, padding=True, return_tensors="pt")
+    enc = tokenizer(batch.captions + list(batch.hard_negatives), padding=True, return_tensors="pt")
     image = _as_tensor(model.get_image_features(pixel_values=pixels))
     text = _as_tensor(model.get_text_features(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]))
     return F.normalize(image, dim=-1), F.normalize(text, dim=-1)
@@ -318,7 +354,10 @@ def train_dual_encoder(
     positives: str = "described",
     partial_share: float = 0.0,
     repaint_share: float = 0.0,
+    position_share: float = 0.0,
+    hard_negatives: bool = False,
     weight_decay: float = 0.01,
+    no_decay: str = "standard",
     decay_logit: bool = True,
     max_scale: float | None = MAX_LOGIT_SCALE,
     progress: bool = True,
@@ -328,9 +367,11 @@ def train_dual_encoder(
     logit_scale, e.g. SiglipModel) contrastively on seeded train-split Shapes World batches.
 
     loss: a name in LOSSES or fn(image_emb, text_emb, model, positives) -> scalar; positives,
-    multi_object_share, partial_share, repaint_share: see image_text_batch; weight_decay: AdamW's
-    (a strong 0.2 helps the held-out compositions); decay_logit: False trains logit_scale (t' = log t)
-    and SigLIP's logit_bias without weight decay (decay pulls them towards 0: t towards 1, b towards 0);
+    multi_object_share, partial_share, repaint_share, hard_negatives: see image_text_batch (hard
+    negatives need the "clip" loss); weight_decay: AdamW's (a strong 0.2 helps the held-out
+    compositions); no_decay: the rule of training.no_decay_parameters ("standard": no decay on biases,
+    norm gains, logit_scale and logit_bias); decay_logit: False also exempts logit_scale (t' = log t)
+    and SigLIP's logit_bias under the rule "none" (decay pulls them towards 0: t towards 1, b towards 0);
     max_scale: clamp exp(logit_scale) after every step (None: no clamp). Batch of step s uses seed
     step_seed(seed, s), so runs are repeatable.
     """
@@ -341,6 +382,8 @@ def train_dual_encoder(
     loss_fn = LOSSES[require_choice("loss", loss, list(LOSSES))] if isinstance(loss, str) else loss
     if not callable(loss_fn):
         raise TypeError(f"loss must be a name in {list(LOSSES)} or a callable, got {type(loss).__name__}")
+    if hard_negatives and loss_fn is not clip_softmax_loss:
+        raise ValueError(f"hard_negatives add text columns to CLIP's softmax: use loss='clip', got {loss!r}")
 
     def batch_fn(step: int) -> ImageTextBatch:
         return image_text_batch(
@@ -351,6 +394,8 @@ def train_dual_encoder(
             positives=positives,
             partial_share=partial_share,
             repaint_share=repaint_share,
+            position_share=position_share,
+            hard_negatives=hard_negatives,
             split="train",
         )
 
@@ -360,8 +405,9 @@ def train_dual_encoder(
 
     after = None if max_scale is None else (lambda m: clamp_logit_scale(m, max_scale))
     logit = [getattr(model, n) for n in ("logit_scale", "logit_bias") if hasattr(model, n)]
+    exempt = no_decay_parameters(model, no_decay) + ([] if decay_logit else logit)
     return train(model, batch_fn, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, after_step=after,
-                 no_decay=() if decay_logit else logit, progress=progress, desc=desc)
+                 no_decay=exempt, progress=progress, desc=desc)
 
 
 def image_processor(image_size: int = 48) -> CLIPImageProcessorPil:

@@ -315,9 +315,11 @@ def vqa_batch(
 
 def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
                 batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False,
-                turns: int = len(QUESTION_TYPES), progress: bool = True, desc: str | None = None) -> TrainResult:
+                turns: int = len(QUESTION_TYPES), no_decay: str = "standard", progress: bool = True,
+                desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
-    conversations of `turns` questions per image (blind=True withholds the image).
+    conversations of `turns` questions per image (blind=True withholds the image); no_decay: the rule of
+    training.no_decay_parameters.
     Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
     require_tokenizer("tokenizer", tokenizer)
@@ -334,7 +336,8 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
         )
 
     desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
-    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, progress=progress, desc=desc)
+    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, no_decay=no_decay, progress=progress,
+                 desc=desc)
 
 
 # ---- generation and evaluation ----------------------------------------------------------------------
@@ -466,16 +469,19 @@ def train_two_stages(
     seed: int,
     turns: int = len(QUESTION_TYPES),
     blind: bool = False,
+    no_decay: str = "standard",
     progress: bool = True,
 ) -> tuple[TrainResult | None, TrainResult]:
-    """Stage 1 (skipped when blind: there is no image to align) then stage 2."""
+    """Stage 1 (skipped when blind: there is no image to align) then stage 2; no_decay: training.no_decay_parameters'
+    rule."""
     first = (
         None
         if blind
         else train_stage(
-            model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, progress=progress
+            model, tokenizer, 1, steps=stage1_steps, batch_size=batch_size, lr=lr1, seed=seed, no_decay=no_decay,
+            progress=progress,
         )
     )
     second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed,
-                         blind=blind, turns=turns, progress=progress)
+                         blind=blind, turns=turns, no_decay=no_decay, progress=progress)
     return first, second

@@ -102,10 +102,13 @@ def shipped_models() -> list[dict[str, Any]]:
 
 
 def _fmt(value: Any) -> str:
+    """A metric for the table: floats to 4 digits, dicts as k=v, lists (loss curves, runs) by their length."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return f"({len(value)} values)"
     return str(value)
 
 
@@ -139,11 +142,11 @@ def markdown(results: list[dict[str, Any]], models: list[dict[str, Any]]) -> str
         lines += [
             "## Shipped checkpoints (from data/*/metrics.json)",
             "",
-            "| checkpoint | build seconds | metrics |",
+            "| checkpoint | build seconds | metrics (recipes: `course_lib/recipes.py`) |",
             "|---|---:|---|",
         ]
         for m in models:
-            shown = {k: v for k, v in m.items() if k not in ("name", "build_seconds", "command", "versions")}
+            shown = {k: v for k, v in m.items() if k not in ("name", "build_seconds", "command", "versions", "recipe")}
             lines.append(f"| {m['name']} | {m.get('build_seconds', '')} | {_fmt(shown)} |")
         lines.append("")
     return "\n".join(lines)

@@ -26,12 +26,12 @@ from ..models.causal_lm import build_tiny_lm, load_tiny_lm, perplexity, pretrain
 from ..models.clip import build_tiny_clip, load_tiny_clip, save_tiny_clip
 from ..models.dual_encoder import train_dual_encoder
 from ..models.llava import build_processor, build_tiny_llava, eval_set, evaluate, train_two_stages
-from ..recipes import CHECKPOINTS, SEEDS, SIGLIP_STUDY, STUDY_SEEDS
+from ..recipes import CHECKPOINTS, CLIP_POSITION_WARMUP, CLIP_SCENE_VARIANTS, SEEDS, SIGLIP_STUDY, STUDY_SEEDS
 from ..retrieval import retrieval_metrics
 from ..shapes_world import generate_scenes, make_captions
 from ..studies import study_over_seeds
 from ..tokenizer import build_tokenizer
-from ..zero_shot import evaluate_zero_shot
+from ..zero_shot import evaluate_zero_shot, hard_negative_accuracy, zero_shot_accuracy
 
 
 def build_tiny_clip_checkpoint(folder: str | Path) -> dict[str, Any]:
@@ -52,6 +52,50 @@ def build_tiny_clip_checkpoint(folder: str | Path) -> dict[str, Any]:
             "train_seconds": round(result.seconds, 1),
             "logit_scale": round(model.logit_scale.exp().item(), 3),
         }
+
+
+def scene_clip_metrics(model, tokenizer) -> dict[str, Any]:
+    """What notebook 04 section 7 compares, on fixed held-out sets of 1,000 (recipes.SEEDS): zero-shot on single
+    objects of held-out compositions (and the tiny CLIP's own zero-shot set); binding (colour and shape swaps) and
+    relation (relation swap) on 2-3-object scenes of unseen seeds ("train": seen compositions) and of held-out
+    compositions, and relation on 2-object scenes; recall@1/5 over 1,000 scenes of 2-3 objects and their captions."""
+    objects = generate_scenes(1000, seed=SEEDS.clip_held_out_objects, split="held_out")
+    out: dict[str, Any] = {
+        "zero_shot_held_out_objects": round(zero_shot_accuracy(model, tokenizer, objects)["held_out"], 4),
+        "zero_shot": evaluate_zero_shot(model, tokenizer, 1000, SEEDS.clip_zero_shot)}
+    for split in ("train", "held_out"):
+        scenes = generate_scenes(1000, seed=SEEDS.clip_scenes, min_objects=2, max_objects=3, split=split)
+        pairs = generate_scenes(1000, seed=SEEDS.clip_pairs, min_objects=2, max_objects=2, split=split)
+        out[f"scenes_2_3_{split}"] = {k: round(v, 4)
+                                      for k, v in hard_negative_accuracy(model, tokenizer, scenes).items()}
+        out[f"relation_2_{split}"] = round(hard_negative_accuracy(model, tokenizer, pairs)["relation swap"], 4)
+    gallery = generate_scenes(1000, seed=SEEDS.clip_scene_retrieval, min_objects=2, max_objects=3)
+    recall = retrieval_metrics(model, tokenizer, gallery, make_captions(gallery))
+    out["retrieval_scenes_1000"] = {k: round(v, 4) for k, v in recall.items()}
+    return out
+
+
+def build_tiny_clip_scene_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Train the three CLIPs of recipes.CLIP_SCENE_VARIANTS, each after the same position warm-up
+    (CLIP_POSITION_WARMUP; same size, steps, batch, seeds: only stage 2's data differ), measure each with
+    scene_clip_metrics, save the shipped one (scene mix with hard negatives) into `folder`."""
+    plan = CHECKPOINTS["tiny_clip_scene"]
+    variants: dict[str, Any] = {}
+    for name, recipe in CLIP_SCENE_VARIANTS.items():
+        tokenizer = build_tokenizer()
+        model = build_tiny_clip(tokenizer, seed=CLIP_POSITION_WARMUP.seed, **asdict(plan.size))
+        with torch_threads(plan.threads):
+            warm = train_dual_encoder(model, tokenizer, **asdict(CLIP_POSITION_WARMUP), desc=f"{name}: stage 1")
+            result = train_dual_encoder(model, tokenizer, **asdict(recipe), desc=f"{name}: stage 2")
+            variants[name] = {"recipe": asdict(recipe), "train_seconds": round(warm.seconds + result.seconds, 1),
+                              "final_loss": round(float(np.mean(result.losses[-50:])), 4),
+                              "logit_scale": round(model.logit_scale.exp().item(), 3),
+                              **scene_clip_metrics(model, tokenizer)}
+        if recipe == plan.recipe:
+            save_tiny_clip(model, tokenizer, folder)
+    return {"recipe": {"stage1": asdict(CLIP_POSITION_WARMUP), "stage2": asdict(plan.recipe), **asdict(plan.size),
+                       "threads": plan.threads},
+            "shipped": next(k for k, r in CLIP_SCENE_VARIANTS.items() if r == plan.recipe), "variants": variants}
 
 
 def build_tiny_lm_checkpoint(folder: str | Path) -> dict[str, Any]:
@@ -155,6 +199,7 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
 
 BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "tiny_clip": build_tiny_clip_checkpoint,
+    "tiny_clip_scene": build_tiny_clip_scene_checkpoint,
     "tiny_lm": build_tiny_lm_checkpoint,
     "tiny_llava": build_tiny_llava_checkpoint,  # needs tiny_clip and tiny_lm
     "bridges": build_bridges_checkpoint,  # metrics only; needs tiny_clip, tiny_lm
