@@ -383,16 +383,19 @@ for label, short in [("2-D sin-cos (fixed)", "sin-cos"), ("learned, trained tiny
 # Read the table against the "other" column (pairs in different rows and columns). Before
 # training, the learned table is noise: every relation averages about 0. The sin-cos table is
 # local by construction: neighbours +0.121 and same row or column +0.070 above unrelated pairs
-# (on a high baseline of 0.860, the slow frequencies above). The trained tiny CLIP learned a
-# different structure from the data alone: **rows** clearly (same row +0.137, a larger gap than
-# sin-cos's +0.070), columns less (+0.054), and **no locality** at all: adjacent patches are no
-# more similar than unrelated ones (-0.037), where sin-cos makes them the most similar. So the
-# trained table is not a weaker sin-cos: it groups positions by row, the structure that helps a
-# caption tell "top" from "bottom", without caring which positions are adjacent. The tiny model
-# saw a few minutes of 48 px scenes whose captions only need coarse positions (left, right, top,
-# bottom), with 36 positions to place. Large ViTs trained on hundreds of millions of images
-# learn clear local row/column patterns (the ViT paper plots them), which is one reason fixed
-# 2-D sin-cos embeddings are a sensible default for small models and small data.
+# (on a high baseline of 0.860, the slow frequencies above). The shipped tiny CLIP (`data/tiny_clip`,
+# trained on single objects) learned some structure from the data alone: **rows** (same row
+# +0.137, a larger gap than sin-cos's +0.070), columns less (+0.054), and **no locality**: adjacent
+# patches are no more similar than unrelated ones (-0.037). Structure in the table is not position
+# in the output, though: notebook 04 (section 7) finds that this model's pooled image vector holds
+# no position at all (a linear probe for the cell is at chance): its training batches almost never
+# needed one (notebook 04 counts them).
+# The scene-trained CLIP of notebook 04 (`data/tiny_clip_scene`) had to tell "left of" from "right
+# of", which Shapes World decides by columns first, and its table shows it: **columns** (same
+# column +0.633) and **locality** (neighbours +0.616), rows hardly at all (+0.076). What the
+# training objective needs shapes what a learned table holds. Large ViTs trained on hundreds of
+# millions of images learn clear local row/column patterns (the ViT paper plots them); fixed 2-D
+# sin-cos embeddings give small models and small data that structure for free.
 
 # %% [markdown]
 # ## 7 · Attention cost grows with N squared
