@@ -102,11 +102,12 @@ def shipped_models() -> list[dict[str, Any]]:
 
 
 def _fmt(value: Any) -> str:
-    """A metric for the table: floats to 4 digits, dicts as k=v, lists (loss curves, runs) by their length."""
+    """A metric for the table: floats to 4 digits, dicts as k=v (without recipes), lists (loss curves, runs) by
+    their length."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, dict):  # recipes are in course_lib/recipes.py; the table keeps the measures
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items() if k != "recipe")
     if isinstance(value, list):
         return f"({len(value)} values)"
     return str(value)
@@ -146,7 +147,7 @@ def markdown(results: list[dict[str, Any]], models: list[dict[str, Any]]) -> str
             "|---|---:|---|",
         ]
         for m in models:
-            shown = {k: v for k, v in m.items() if k not in ("name", "build_seconds", "command", "versions", "recipe")}
+            shown = {k: v for k, v in m.items() if k not in ("name", "build_seconds", "command", "versions")}
             lines.append(f"| {m['name']} | {m.get('build_seconds', '')} | {_fmt(shown)} |")
         lines.append("")
     return "\n".join(lines)
