@@ -600,12 +600,11 @@ print("claims above: checked")
 # is needed to win an ordinary batch, so neither is learned: while the image vector holds no
 # position, word order earns the text encoder nothing, and the other way round. In (c) the first
 # stage put position into the image vector (every caption named the cell), and the relation-swapped
-# negatives then paid for word order. In the runs that chose the recipe (`data/README.md`), the
-# relation stayed at chance without the first stage; with it, 4,000 second-stage steps reached 0.87
-# (0.53 without the moved-cell negatives and position captions), 7,000 reached 1.00. In the runs
-# that stayed at chance, the text encoder gave a caption and its relation swap a cosine of
-# 0.998-0.999 (it could not tell them apart); in (c), 0.76. The image side, measured here: how well
-# a linear probe reads an object's column from the pooled image vector of each model.
+# negatives then paid for word order. The runs that chose the recipe are logged in
+# `data/README.md` (not shipped, so not printed here): without the first stage the relation stayed
+# at chance, with a shorter second stage it fell short, and in the runs at chance the text encoder
+# gave a caption and its relation swap a cosine near 1. The image side, measured here: how well a
+# linear probe reads an object's column from the pooled image vector of each model.
 
 # %%
 # NBVAL_CHECK_OUTPUT
