@@ -290,12 +290,17 @@ def caption_variants(caption: str) -> dict[str, str]:
 
 def render_caption_probe(models: dict[str, tuple], scenes: Scenes, index: int, caption: str) -> plt.Figure | Markdown:
     """The binding widget's view: scene `index` beside the cosine of each model's image embedding with the typed
-    caption and with its colour-swapped, shape-swapped and relation-swapped versions (caption_variants); a tick
-    marks the captions that are true of the scene. models: {name: (model, tokenizer)}.
+    caption and with its colour-swapped, shape-swapped and relation-swapped versions (caption_variants), each
+    labelled [true] or [false] for the scene (shapes_world.caption_is_true). models: {name: (model, tokenizer)},
+    at least one.
 
     Returns a Markdown message instead of raising when the caption cannot be parsed or has unknown words."""
     require_scenes("scenes", scenes)
     index = require_int("index", index, low=0, high=len(scenes) - 1)
+    if not isinstance(models, dict) or not models or not all(isinstance(v, tuple) and len(v) == 2
+                                                             for v in models.values()):
+        raise TypeError(f"models must be a non-empty dict {{name: (model, tokenizer)}}, got {describe(models)}; "
+                        "e.g. {'tiny CLIP': load_tiny_clip()}")
     if not isinstance(caption, str) or not caption.strip():
         return Markdown("Type a caption such as `a red circle left of a blue square` and press Enter.")
     try:

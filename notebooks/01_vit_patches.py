@@ -390,12 +390,13 @@ for label, short in [("2-D sin-cos (fixed)", "sin-cos"), ("learned, trained tiny
 # in the output, though: notebook 04 (section 7) finds that this model's pooled image vector holds
 # no position at all (a linear probe for the cell is at chance): its training batches almost never
 # needed one (notebook 04 counts them).
-# The scene-trained CLIP of notebook 04 (`data/tiny_clip_scene`) had to tell "left of" from "right
-# of", which Shapes World decides by columns first, and its table shows it: **columns** (same
-# column +0.633) and **locality** (neighbours +0.616), rows hardly at all (+0.076). What the
-# training objective needs shapes what a learned table holds. Large ViTs trained on hundreds of
-# millions of images learn clear local row/column patterns (the ViT paper plots them); fixed 2-D
-# sin-cos embeddings give small models and small data that structure for free.
+# The scene-trained CLIP of notebook 04 (`data/tiny_clip_scene`) was trained first on captions that
+# all name the cell, then on "left of" and "right of", which Shapes World decides by columns first.
+# Its table holds **columns** (same column +0.633) and **locality** (neighbours +0.616), rows hardly
+# at all (+0.076), and its pooled vector reads an object's column (notebook 04). Which of its two
+# stages made the columns is not separated here. Large ViTs trained on hundreds of millions of
+# images learn clear local row/column patterns (the ViT paper plots them); fixed 2-D sin-cos
+# embeddings give small models and small data that structure for free.
 
 # %% [markdown]
 # ## 7 · Attention cost grows with N squared

@@ -313,7 +313,7 @@ print(inspect.getsource(cl.clamp_logit_scale))
 # **Does the clamp ever bind here?** Not with this notebook's recipe. AdamW's weight decay pulls
 # every decayed parameter towards 0, and `logit_scale = 0` means a scale of 1: the live recipe and
 # the shipped `tiny_clip` decay every parameter (`no_decay="none"`, decay 0.2), the scale included.
-# The course's training loop now has the rule open_clip and timm use (`training.no_decay_parameters`,
+# The course's training loop also has the rule open_clip and timm use (`training.no_decay_parameters`,
 # `no_decay="standard"`): no decay on the scale, the biases, the norm gains and the position tables.
 # Notebook 04's scene-trained CLIPs use it. Their final scales, from the shipped metrics:
 

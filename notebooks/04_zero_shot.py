@@ -527,7 +527,7 @@ print(f"  negatives wrong only in their position:       {np.mean(wrong_where):.1
 #   same caption with another cell. A swap that would name a held-out composition is dropped, so
 #   training never mentions one.
 #
-# Building all three takes several minutes, so they are trained by
+# Building all three takes about 25 minutes on one thread, so they are trained by
 # `python -m course_lib.tools.checkpoints tiny_clip_scene`, which ships (c) in `data/tiny_clip_scene`
 # and the measures of all three in its `metrics.json`; the cell below prints them. Each measure uses
 # 1,000 fresh scenes (`recipes.SEEDS`): "seen" scenes use training compositions with unseen seeds,

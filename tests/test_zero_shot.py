@@ -211,6 +211,9 @@ def test_hard_negative_accuracy_scores_each_swap_and_the_widget_view(model, tok)
                        ("", "Type a caption")):
         view = zs.render_caption_probe({"shipped": (model, tok)}, scenes, 0, bad)
         assert words in view.data
+    for models in ({}, [model], {"shipped": model}):
+        with pytest.raises(TypeError, match=r"models must be a non-empty dict \{name: \(model, tokenizer\)\}"):
+            zs.render_caption_probe(models, scenes, 0, caption)
 
 
 def test_preference_accuracy():

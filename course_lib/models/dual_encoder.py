@@ -211,8 +211,10 @@ def image_text_batch(
     three hard-negative captions (shapes_world.HARD_NEGATIVES: colours swapped, shapes swapped,
     relation reversed), and for every single-object caption that names the cell, the same caption
     with another cell, as extra text columns, positive only for an image whose own caption they equal
-    (NegCLIP, notebook 04 section 7); in the train split a swap that names a held-out composition is
-    dropped (training never mentions one).
+    (NegCLIP, notebook 04 section 7; a moved-cell caption that happens to describe another image of
+    the batch still counts as its negative: about 0.7 such false negatives per batch of the scene
+    CLIP's recipe, among about 80 hard negatives); in the train split a swap that
+    names a held-out composition is dropped (training never mentions one).
     """
     batch_size = require_int("batch_size", batch_size, low=2, high=100_000)
     image_size = require_int("image_size", image_size, low=24, high=512)
