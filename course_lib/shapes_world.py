@@ -580,6 +580,58 @@ def make_vqa(scenes: Scenes, seed: int = 0, kinds: Sequence[str] = QUESTION_TYPE
     return out
 
 
+_C, _S = "|".join(COLORS), "|".join(SHAPES)
+# make_vqa's question forms, as patterns over its slots (a typed question is answered only in these forms)
+QUESTION_FORMS: dict[str, re.Pattern] = {
+    "color": re.compile(rf"what colou?r is the (?P<s>{_S}) \?"),
+    "shape": re.compile(rf"what shape is the (?P<c>{_C}) object \?"),
+    "size": re.compile(rf"what size is the (?P<c>{_C}) (?P<s>{_S}) \?"),
+    "relation": re.compile(rf"where is the (?P<c>{_C}) (?P<s>{_S}) relative to the (?P<c2>{_C}) (?P<s2>{_S}) \?"),
+    "position": re.compile(rf"where is the (?P<c>{_C}) (?P<s>{_S}) \?"),
+    "count": re.compile(r"how many objects are there \?"),
+    "exists": re.compile(rf"is there an? (?P<c>{_C}) (?P<s>{_S}) \?"),
+}
+
+
+def true_answer(scenes: Scenes, i: int, question: str) -> tuple[str | None, str]:
+    """(answer, note) to a question in one of make_vqa's forms (QUESTION_FORMS) about scene `i`, read from the
+    scene's objects; answer None, with the reason in `note`, when the form is unknown or the question names an
+    object that is absent or not unique."""
+    require_scenes("scenes", scenes)
+    i = require_int("i", i, low=0, high=len(scenes) - 1)
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a string such as 'what color is the circle ?', got {describe(question)}")
+    text = " ".join(question.lower().replace("?", " ?").split())
+    n = int(scenes.n_objects[i])
+    objects = [(COLORS[scenes.colors[i, k]], SHAPES[scenes.shapes[i, k]]) for k in range(n)]
+    for kind, form in QUESTION_FORMS.items():
+        m = form.fullmatch(text)
+        if m is None:
+            continue
+        slots = m.groupdict()
+        if kind == "count":
+            return COUNT_WORDS[n], ""
+        if kind == "exists":
+            return ("yes" if (slots["c"], slots["s"]) in objects else "no"), ""
+        named = [[k for k, (c, s) in enumerate(objects) if slots.get(ck, c) == c and slots.get(sk, s) == s]
+                 for ck, sk in (("c", "s"), ("c2", "s2")) if ck in slots or sk in slots]
+        if any(len(ks) != 1 for ks in named):
+            return None, "the question names an object that is not in the scene, or not only once"
+        k = named[0][0]
+        if kind == "color":
+            return objects[k][0], ""
+        if kind == "shape":
+            return objects[k][1], ""
+        if kind == "size":
+            return SIZES[scenes.sizes[i, k]], ""
+        if kind == "position":
+            return POSITIONS[scenes.cells[i, k]], ""
+        if named[1][0] == k:
+            return None, "the question relates an object to itself"
+        return relation(int(scenes.cells[i, k]), int(scenes.cells[i, named[1][0]])), ""
+    return None, "not one of the course's question forms (shapes_world.QUESTION_FORMS)"
+
+
 @dataclass(frozen=True)
 class Clips:
     """Short clips of one object moving in a straight line and bouncing off the walls.

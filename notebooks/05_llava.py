@@ -95,7 +95,8 @@ print(f"KV cache of those tokens in a 7B LM (32 layers, 32 KV heads, head_dim 12
 #
 # Our parts are the course's own: the tiny CLIP from notebook 02 (48 px images, 8 px patches, so
 # 6 x 6 = 36 patch tokens plus a class token) and a tiny Llama-style LM pre-trained on Shapes
-# World text (captions and question-answer sentences), shipped in `data/tiny_lm`.
+# World text (captions and question-answer sentences, half of the latter after their scene's
+# caption, so that it has answered from context), shipped in `data/tiny_lm`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -298,7 +299,7 @@ plot_images(eval_scenes.images[[q.scene for q in show]],
 # ## 7 · Image or prior? The full evaluation
 #
 # The shipped tiny LLaVA (`data/tiny_llava`, rebuilt by `python -m course_lib.tools.checkpoints
-# tiny_llava`) trained longer with the same recipe. Its builder also trained a **blind baseline**:
+# tiny_llava`) trained with the same recipe, 5,000 stage-2 steps instead of 600. Its builder also trained a **blind baseline**:
 # the same LM, the same stage-2 recipe, with the image withheld. Whatever the blind model gets
 # right comes from language priors alone. **Hallucination** is the yes-rate on "is there a ...?"
 # questions about objects that are absent.
@@ -316,7 +317,7 @@ print(lv.metrics_table({"tiny LLaVA": shipped_metrics, "blind (trained)": llava_
                          "LLaVA, black image": blank}))
 margin = {k: shipped_metrics[k] - llava_metrics["blind"][k] for k in sw.QUESTION_TYPES}
 print("LLaVA minus blind:", ", ".join(f"{k} {v:+.3f}" for k, v in margin.items()))
-assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and abs(margin["relation"]) < 0.05
+assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and margin["relation"] < 0.15
 
 # %% [markdown]
 # Read the table by column, against chance: 1/6 for colour, 1/5 for shape, 1/2 for size and
@@ -326,20 +327,22 @@ assert min(margin[k] for k in ("size", "position", "count")) > 0.3 and abs(margi
 # does it say when the picture carries no information? The last column is the hallucination
 # rate, the share of "is there a ...?" questions about absent objects answered "yes": a model
 # that never looks and always says "yes" scores 1.0 there and still gets half the existence
-# questions right. Ours: the tiny LLaVA says "yes" to 0.416 of absent objects, the blind model
-# to 0.662, and the LLaVA shown a black image to 0.000. Looking at the image lowers the false
-# "yes" rate from 0.662 to 0.416, but four in ten absent objects are still "seen"; the black image shows
-# the other side of the prior: with nothing in the picture the model says "no". The absent objects
-# here are drawn at random from the shapes and colours not in the scene; POPE also samples
-# *popular* (frequent in the data) and *adversarial* (frequently co-occurring with what is
-# there) absent objects, which are harder, so these rates are the easy end of POPE. Which columns of our tiny model beat its blind twin, and which do not, is
-# exactly the diagnosis to run on a real VLM before trusting its benchmark score. Ours: size,
-# position and count each gain over 0.3 from the image; relation questions are no better than
-# the blind model's guesses: finding two objects and comparing their places is beyond what this
-# tiny model learned. Position shows where the image information lives: a linear probe cannot read
-# an object's cell from this tower's *pooled* vector (the shipped single-object `tiny_clip`;
-# notebook 04, section 7: chance), yet the LM, which reads the 36 *patch* tokens of the same tower,
-# each carrying its own position embedding, answers position questions far above its blind twin.
+# questions right. Ours: the tiny LLaVA says "yes" to 0.364 of absent objects, the blind model
+# to 0.818, and the LLaVA shown a black image to 0.000. Looking at the image lowers the false
+# "yes" rate from 0.818 to 0.364, but about a third of absent objects are still "seen"; the black
+# image shows the other side of the prior: with nothing in the picture the model says "no". The
+# absent objects here are drawn at random from the shapes and colours not in the scene; POPE also
+# samples *popular* (frequent in the data) and *adversarial* (frequently co-occurring with what is
+# there) absent objects, which are harder, so these rates are the easy end of POPE. Which columns
+# of our tiny model beat its blind twin, and which do not, is exactly the diagnosis to run on a
+# real VLM before trusting its benchmark score. Ours: size, position and count each gain over 0.3
+# from the image; relation gains 0.103 here, on only 97 questions, and 0.038 on the 3,000-question
+# set below (287 questions): no reliable gain. Finding two objects and comparing their places is
+# beyond what this tiny model learned. Position shows where the image information lives: a linear
+# probe cannot read an object's cell from this tower's *pooled* vector (the shipped single-object
+# `tiny_clip`; notebook 04, section 7: chance), yet the LM, which reads the 36 *patch* tokens of
+# the same tower, each carrying its own position embedding, answers position questions far above
+# its blind twin.
 #
 # **Binding.** The colour and shape columns hide a sharper failure. Split those questions by the
 # number of objects in the scene, and count how often the answer is right and how often it at
@@ -357,18 +360,73 @@ for kind, names, table in [("color", sw.COLORS, eval_scenes.colors), ("shape", s
         binding[kind, n] = right, in_scene
         print(f"{kind}, {n} object(s), {len(asked)} questions: right {right:.3f}, names one in the scene {in_scene:.3f}, "
               f"a random one of the scene would be right {1 / n:.3f}")
-assert all(abs(binding[k, 3][0] - 1 / 3) < 0.1 and binding[k, 3][1] > 0.9 for k in ("color", "shape"))
+assert abs(binding["color", 3][0] - 1 / 3) < 0.1 and binding["color", 3][1] > 0.9 and binding["shape", 3][0] < 0.7
 
 # %% [markdown]
-# With three objects the answer is right about as often as naming a random object of the scene
-# would be, yet over 9 in 10 answers name a colour or shape that is there. (Even alone, about one
-# shape in four is misnamed: reading a shape is itself imperfect.) The model knows *which*
-# colours and shapes the image holds, not *which goes with which*: it reads the scene as a bag of
+# With three objects the colour answer is right about as often as naming a random object of the
+# scene would be (0.310 against 0.333), yet every one of those answers names a colour that is
+# there: the model knows *which* colours the image holds, not *which goes with which*. Shape does
+# better than a random object (0.552 here, 0.482 on the 3,000-question set below) but is imperfect
+# even alone (0.604 here, 0.751 below): reading a shape from 8 px patches is itself hard for it.
+# Asking for an object by name fails the same way for position: 1.000 for a lone object, 0.486
+# and 0.333 with two and three (3,000-question set). The model binds a few shapes to their
+# colours, but mostly it reads the scene as a bag of
 # attributes rather than as bound objects. Contrastive and image-text matching models fail the
 # same way: the ARO benchmark (Yuksekgonul et al. 2023) shows CLIP-style models scoring a caption
 # and its attribute-swapped version alike. For generative VLMs, question sets that need
 # compositional reasoning over several objects, such as GQA (Hudson and Manning 2019), probe the
 # same failure; test it with multi-object scenes, not single ones.
+#
+# **Enough questions to decide a slice.** Split 1,000 questions by type and object count and a
+# slice holds about 50 of them: a standard error near 0.07, too coarse to tell 0.80 from 0.90. The
+# builder therefore also evaluated both models on 3,000 other held-out questions (their own seed);
+# each slice with its count:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+large = llava_metrics["eval_3000"]
+print(f"{large['questions']} held-out questions (seed {large['seed']}): exact match (questions) per slice")
+print(f"{'slice':>22} {'LLaVA':>7} {'blind':>7} {'n':>5}")
+for name, cell in large["llava_slices"].items():
+    print(f"{name:>22} {cell['accuracy']:>7.3f} {large['blind_slices'][name]['accuracy']:>7.3f} {cell['questions']:>5}")
+print(f"{'overall':>22} {large['llava']['overall']:>7.3f} {large['blind']['overall']:>7.3f} {large['questions']:>5}")
+
+# %% [markdown]
+# **Not good enough yet, and measured so.** The course's target for this model is 0.90 overall and
+# 0.85 on relations and on colour and shape with three objects; the slices above are far from it.
+# `data/README.md` logs thirteen runs that tried to close the gap: the LM's pre-training (longer,
+# with captions before questions, none at all), the scene-trained tower of notebook 04 (its patch
+# tokens, or its class token), earlier feature layers, and a loss mask that removes answers the
+# conversation already named. None moved colour with three objects or relations clearly off
+# chance, and two runs of one recipe differed by more than most levers did, so a lever must now
+# be judged over several seeds. Probes of the frozen tower (also in `data/README.md`) read each
+# object's colour and shape from the four patch tokens of its own cell, so the information is
+# there; what the projector and the tiny LM do not learn is to find an object by one attribute and
+# read off another.
+
+# %% [markdown]
+# ### Ask your own question
+#
+# `lv.render_answers` asks one held-out scene a question of your own, in the Shapes World
+# vocabulary, and shows the tiny LLaVA's answer beside the blind baseline's (shipped in
+# `data/tiny_llava/blind`, asked without the image). When the question has one of the course's
+# forms ("what color is the circle ?", "where is the red square relative to the blue cross ?", ...)
+# the true answer is read from the scene; a word outside the vocabulary gets a message, not an error.
+
+# %%
+blind_model, _ = lv.load_blind_baseline()
+askers = {"tiny LLaVA": (shipped, True), "blind baseline": (blind_model, False)}
+first_question = next(q.question for q in eval_qa if q.scene == 3 and q.kind == "color")
+lv.render_answers(askers, tokenizer, eval_scenes, 3, first_question);
+
+# %%
+explore(
+    lambda scene, question: lv.render_answers(askers, tokenizer, eval_scenes, scene, question),
+    scene=ipywidgets.IntSlider(value=3, min=0, max=len(eval_scenes) - 1, description="scene"),
+    question=ipywidgets.Text(value=first_question, description="question", continuous_update=False),
+)
+
+# %% [markdown]
 #
 # ## 8 · Token budgets of real models
 #

@@ -34,7 +34,7 @@
 #    show it on a tiny `IdeficsForVisionText2Text` carrying the course's LM;
 # 4. train a bridge on notebook 05's task with the LM frozen, and compare what a designer needs:
 #    visual tokens, trainable parameters, prefill FLOPs, time, KV cache, accuracy per question type
-#    (the shipped accuracy comparison is partial: one row so far);
+#    (with the LM frozen and 250 steps, no bridge beats the blind baseline yet: section 7 says why);
 # 5. place LLaVA, BLIP-2, Flamingo and CLIP on the early / middle / late fusion axis.
 #
 # **Why it matters.** Every vision-language model chooses a bridge, and the choice sets its cost
@@ -290,7 +290,7 @@ except ValueError as err:
 # - **Perceiver Resampler (8 tokens)**: `IdeficsPerceiverResampler`, 2 blocks, + a linear map;
 # - **gated cross-attention (0 tokens)**: the tiny IDEFICS of section 4; only its gated layers train.
 #
-# **The shipped build so far holds one of these rows**, the Q-Former with K = 8 (section 7).
+# The shipped build holds every row (section 7).
 #
 # The placeholders in the prompt are filled from the bridge (with the course's count guard); the
 # Flamingo row has none. Evaluation asks notebook 05's 1,000 held-out questions, one per prompt.
@@ -332,9 +332,7 @@ print(f"live K=8 within 0.1 of the shipped K=8 row ({shipped['rows']['qformer_8'
 #
 # The shipped rows (`data/bridges/metrics.json`, rebuilt by `python -m course_lib.tools.checkpoints
 # bridges`) trained with the recipe above. Accuracies are exact match per question type on the
-# 1,000 held-out questions of notebook 05, beside the blind baseline. **The comparison is not
-# complete:** the shipped build is partial (`"partial": true`) and holds one row, the Q-Former with
-# K = 8; the other rows are listed as not built, and no accuracy is claimed for them. Notebook 05's
+# 1,000 held-out questions of notebook 05, beside the blind baseline. Notebook 05's
 # tiny LLaVA (36 tokens, LM trained too, a longer recipe) is quoted for reference, not compared.
 
 # %%
@@ -344,27 +342,30 @@ names = {"mlp_36": "MLP, 36 tokens", "qformer_4": "Q-Former K=4", "qformer_8": "
 rows = {names[k]: shipped["rows"][k]["metrics"] for k in names if k in shipped["rows"]}
 baselines = {"blind (nb05)": blind, "frozen LM, no image": shipped.get("frozen_lm_no_image"), "LLaVA nb05 (ref.)": llava_metrics["llava"]}
 print(lv.metrics_table({**rows, **{k: v for k, v in baselines.items() if v is not None}}))
-print("rows not in this build:", [names[k] for k in names if k not in shipped["rows"]])
 beats = {name: all(m[k] > blind[k] for k in ("color", "shape", "position", "count")) for name, m in rows.items()}
 print("beats the blind baseline on colour, shape, position and count:", beats)
 
 # %% [markdown]
-# **Read the bridge rows against the blind row.** In this build (one row so far, see "rows not in
-# this build") the Q-Former with K = 8, LM frozen, 250 steps, does **not** beat the blind
-# baseline: not overall, and of colour, shape, position and count it is above the blind row on
-# shape only (see the table). Runs logged in `data/README.md` (not shipped, so not printed here)
-# point to the LM, not the bridge: six times more steps changed nothing, an MLP bridge with the LM
-# frozen stayed at the answer prior too, and both bridges beat the blind baseline once the LM
-# trained with them. The tiny LM's pre-training text never puts a caption before a question about
-# it, so the frozen LM has never answered from context, the skill a frozen-LLM design (BLIP-2,
-# Flamingo) borrows from its LLM. BLIP-2 also trains its Q-Former first in a representation-learning
+# **Read the bridge rows against the blind row.** With the LM frozen and 250 steps, no bridge beats
+# the blind baseline on all of colour, shape, position and count (the check below). Every row gains
+# on count, four also on size, and overall every row is above the blind row, the gated
+# cross-attention most; but every row scores on colour exactly what the frozen LM scores with no
+# image at all (printed below): the bridge tokens have not yet changed its colour answers. Runs
+# logged in `data/README.md` (not shipped, so not printed here) point to the LM, not the bridge:
+# with the LM frozen, six times more steps kept the rows near the answer prior, and both bridges
+# beat the blind baseline once the LM trained with them. The shipped tiny LM has now seen half of
+# its questions after their scene's caption, so it has answered from context in text, the skill a
+# frozen-LLM design (BLIP-2, Flamingo) borrows from its LLM; frozen, that is not yet enough to read
+# an image from 8 or 36 learned tokens in 250 steps. BLIP-2 also trains its Q-Former first in a representation-learning
 # stage (ITC, ITM, ITG: interview Q2) before connecting the frozen LLM; that stage is untested here.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-assert not beats["Q-Former K=8"]
+assert not any(beats.values())
 print("Q-Former K=8 with the LM frozen, 250 steps: above the blind baseline overall:",
       shipped["rows"]["qformer_8"]["metrics"]["overall"] > blind["overall"])
+print("rows whose colour accuracy equals the frozen LM's with no image:",
+      [name for name, m in rows.items() if m["color"] == shipped["frozen_lm_no_image"]["color"]])
 
 # %% [markdown]
 # Costs do not depend on the trained weights, so we measure them here on fresh models of each
@@ -684,8 +685,8 @@ check("06.flops_saved", answer)
 #   gates get a gradient on the first step.
 # - The cost table shows, per bridge design, visual tokens, trainable parameters, prefill FLOPs
 #   (formula == FlopCounterMode), time and KV bytes. The accuracy comparison is incomplete: the
-#   shipped build is partial and its one trained row (Q-Former K = 8, LM frozen, 250 steps) does
-#   not beat the blind baseline; the other bridges have no accuracy yet.
+#   bridges, trained with the LM frozen for 250 steps, gain on count but none beats the blind
+#   baseline on colour, shape, position and count: the frozen tiny LM does not yet read the image.
 #
 # ## References
 #

@@ -35,6 +35,21 @@ def test_corpus_is_seeded_and_in_vocabulary(tok):
         causal_lm.text_batch(tok, ["a photo of a zebra"])
 
 
+def test_context_share_puts_the_caption_before_its_question(tok):
+    plain = causal_lm.text_corpus(300, seed=5)
+    ctx = causal_lm.text_corpus(300, seed=5, context_share=1.0)
+    assert len(plain) == len(ctx) and causal_lm.text_corpus(300, seed=5, context_share=0.0) == plain
+    with_context = [(p, c) for p, c in zip(plain, ctx) if p != c]
+    assert with_context and all(c.endswith(p) and len(c) > len(p) for p, c in with_context)
+    assert all("?" not in c for p, c in zip(plain, ctx) if "?" not in p)  # captions alone stay alone
+    causal_lm.text_batch(tok, ctx)  # in vocabulary
+    with pytest.raises(ValueError, match="context_share must be in"):
+        causal_lm.text_corpus(10, seed=5, context_share=1.5)
+    model = causal_lm.build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1)
+    with pytest.raises(ValueError, match="context_share"):
+        causal_lm.pretrain_lm(model, tok, steps=1, context_share=-0.1, progress=False)
+
+
 def test_short_pretraining_lowers_the_loss(tok):
     model = causal_lm.build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1)
     result = causal_lm.pretrain_lm(model, tok, steps=30, batch_size=16, lr=1e-2, progress=False)

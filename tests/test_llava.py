@@ -15,7 +15,17 @@ from course_lib.models.causal_lm import build_tiny_lm
 from course_lib.models.clip import tiny_clip_config
 from course_lib.models.dual_encoder import image_processor, to_pixel_values
 from course_lib.recipes import SEEDS
-from course_lib.shapes_world import COLORS, COUNT_WORDS, POSITIONS, QA, RELATIONS, SHAPES, SIZES, generate_scenes
+from course_lib.shapes_world import (
+    COLORS,
+    COUNT_WORDS,
+    POSITIONS,
+    QA,
+    RELATIONS,
+    SHAPES,
+    SIZES,
+    generate_scenes,
+    make_vqa,
+)
 from course_lib.shapes_world import vocabulary as sw_vocabulary
 from course_lib.tokenizer import build_tokenizer
 
@@ -186,6 +196,62 @@ def test_shipped_model_reproduces_its_metrics_and_beats_the_blind_baseline(shipp
     metrics, _ = llava.evaluate(model, tok, scenes, qa)
     assert {k: round(v, 4) for k, v in metrics.items()} == pytest.approx(recorded["llava"], abs=1e-4)
     assert metrics["overall"] > recorded["blind"]["overall"] + 0.15  # the image is used, not only priors
+
+
+def test_shipped_metrics_hold_every_slice_of_the_large_evaluation():
+    recorded = json.loads((data_path(llava.TINY_LLAVA) / "metrics.json").read_text())
+    large = recorded["eval_3000"]
+    assert large["questions"] >= 3000 and large["seed"] == SEEDS.llava_eval_large != SEEDS.llava_eval
+    for name in ("llava", "blind"):
+        slices = large[f"{name}_slices"]
+        assert sum(s["questions"] for s in slices.values()) == large["questions"]
+        assert all(s["questions"] >= 100 for s in slices.values())  # each slice can be judged to about +-0.08
+
+
+def test_shipped_blind_baseline_reproduces_its_metrics():
+    model, tok = llava.load_blind_baseline()
+    recorded = json.loads((data_path(llava.TINY_LLAVA) / "metrics.json").read_text())
+    scenes, qa = llava.eval_set(1000, SEEDS.llava_eval)
+    metrics, _ = llava.evaluate(model, tok, scenes, qa, blind=True)
+    assert {k: round(v, 4) for k, v in metrics.items()} == pytest.approx(recorded["blind"], abs=1e-4, nan_ok=True)
+
+
+def test_sliced_metrics_split_by_type_and_objects():
+    scenes = generate_scenes(60, seed=4)
+    qa = make_vqa(scenes, seed=4)
+    truth = [q.answer for q in qa]
+    wrong_on_3 = [("zzz" if scenes.n_objects[q.scene] == 3 else q.answer) for q in qa]
+    perfect = llava.sliced_metrics(scenes, qa, truth)
+    assert all(v["accuracy"] == 1.0 for v in perfect.values())
+    assert sum(v["questions"] for v in perfect.values()) == len(qa) and "relation, 1 object" not in perfect
+    split = llava.sliced_metrics(scenes, qa, wrong_on_3)
+    assert all(v["accuracy"] == (0.0 if k.endswith("3 objects") else 1.0) for k, v in split.items())
+    with pytest.raises(ValueError, match="predictions"):
+        llava.sliced_metrics(scenes, qa, truth[:-1])
+
+
+def test_ask_your_own_question_view(shipped):
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown
+
+    model, tok = shipped
+    scenes = generate_scenes(3, seed=9)
+    fig = llava.render_answers({"tiny LLaVA": (model, True), "no image": (model, False)}, tok, scenes, 0,
+                               "How many objects are there?")
+    text = "".join(t.get_text() for t in fig.axes[1].texts)
+    plt.close(fig)
+    assert "true answer: " + COUNT_WORDS[scenes.n_objects[0]] in text and "(no image)" in text
+    assert "[right]" in text or "[wrong]" in text
+    refused = llava.render_answers({"m": (model, True)}, tok, scenes, 0, "what colour is the zebra ?")
+    assert isinstance(refused, Markdown) and "zebra" in refused.data and "colour" in refused.data
+    assert isinstance(llava.render_answers({"m": (model, True)}, tok, scenes, 0, "  "), Markdown)
+    free = llava.render_answers({"m": (model, True)}, tok, scenes, 0, "is the circle red")
+    assert "not one of the course's question forms" in "".join(t.get_text() for t in free.axes[1].texts)
+    plt.close(free)
+    with pytest.raises(TypeError, match="models must be a non-empty dict"):
+        llava.render_answers({"m": model}, tok, scenes, 0, "how many objects are there ?")
+    with pytest.raises(ValueError, match="index must be"):
+        llava.render_answers({"m": (model, True)}, tok, scenes, 3, "how many objects are there ?")
 
 
 def test_build_tiny_llava_needs_a_tower_or_its_config(tok, random_llava):

@@ -274,3 +274,22 @@ def test_hard_negative_bad_input():
         sw.swap_caption("a red circle left of a blue square", "color swap", pair=(0, 2))
     with pytest.raises(ValueError, match="2 or 3 objects"):
         sw.hard_negative_captions(sw.generate_scenes(3, seed=0), "color swap")
+
+
+def test_true_answer_agrees_with_make_vqa_and_refuses_what_it_cannot_answer():
+    scenes = sw.generate_scenes(400, seed=21)
+    qa = sw.make_vqa(scenes, seed=21)
+    assert all(sw.true_answer(scenes, q.scene, q.question) == (q.answer, "") for q in qa)
+    one = int(np.flatnonzero(scenes.n_objects == 1)[0])
+    c, s_ = sw.COLORS[scenes.colors[one, 0]], sw.SHAPES[scenes.shapes[one, 0]]
+    assert sw.true_answer(scenes, one, f"What colour is the {s_}?") == (c, "")  # case, spacing, British spelling
+    other = next(x for x in sw.SHAPES if x != s_)
+    answer, note = sw.true_answer(scenes, one, f"what color is the {other} ?")
+    assert answer is None and "not in the scene" in note
+    answer, note = sw.true_answer(scenes, one, f"where is the {c} {s_} relative to the {c} {s_} ?")
+    assert answer is None and "itself" in note
+    assert sw.true_answer(scenes, one, "is the circle happy ?")[0] is None
+    with pytest.raises(TypeError, match="question must be a string"):
+        sw.true_answer(scenes, one, None)
+    with pytest.raises(ValueError, match="i must be"):
+        sw.true_answer(scenes, 400, "how many objects are there ?")

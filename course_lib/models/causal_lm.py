@@ -66,12 +66,15 @@ def build_tiny_lm(tokenizer: PreTrainedTokenizerFast | None = None, seed: int = 
     return LlamaForCausalLM(tiny_lm_config(tokenizer, **config)).eval()
 
 
-def text_corpus(n_scenes: int, seed: int, qa_share: float = 0.5) -> list[str]:
+def text_corpus(n_scenes: int, seed: int, qa_share: float = 0.5, context_share: float = 0.0) -> list[str]:
     """Shapes World sentences from `n_scenes` seeded scenes (1-3 objects): roughly `qa_share` of them
-    question-answer text "<question> <answer>", the rest captions; order shuffled by `seed`."""
+    question-answer text "<question> <answer>", the rest captions; order shuffled by `seed`. With
+    context_share > 0, that share of the question-answer texts follow their scene's caption
+    ("<caption> <question> <answer>"): the answer is then in the text, to be looked up by name."""
     n_scenes = require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES)
-    if not 0.0 <= float(qa_share) <= 1.0:
-        raise ValueError(f"qa_share must be in [0, 1], got {qa_share}")
+    for name, share in (("qa_share", qa_share), ("context_share", context_share)):
+        if not 0.0 <= float(share) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {share}")
     scenes = generate_scenes(n_scenes, seed=seed, min_objects=1, max_objects=3, split="all")
     rng = np.random.default_rng(seed)
     captions = make_captions(scenes, seed=seed)
@@ -80,6 +83,10 @@ def text_corpus(n_scenes: int, seed: int, qa_share: float = 0.5) -> list[str]:
     texts = [
         f"{qa[j].question} {qa[j].answer}" if rng.random() < qa_share else captions[i] for i, j in enumerate(picks)
     ]
+    if context_share > 0:  # a second generator: the corpus without context stays what it was
+        ctx = np.random.default_rng([seed, 1])
+        texts = [f"{captions[qa[j].scene]} {t}" if t != captions[i] and ctx.random() < context_share else t
+                 for i, (j, t) in enumerate(zip(picks, texts))]
     return [texts[i] for i in rng.permutation(len(texts))]
 
 
@@ -103,17 +110,18 @@ def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Ten
 
 
 def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, steps: int, batch_size: int = 64,
-                lr: float = 3e-3, seed: int = 0, no_decay: str = "standard", progress: bool = True,
-                desc: str = "tiny LM") -> TrainResult:
-    """Next-token pre-training on seeded text_corpus batches (batch of step s: step_seed(seed, s)); no_decay: the
-    rule of training.no_decay_parameters."""
+                lr: float = 3e-3, seed: int = 0, no_decay: str = "standard", context_share: float = 0.0,
+                progress: bool = True, desc: str = "tiny LM") -> TrainResult:
+    """Next-token pre-training on seeded text_corpus batches (batch of step s: step_seed(seed, s), `context_share`
+    of the question-answer texts after their caption); no_decay: the rule of training.no_decay_parameters."""
     require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from build_tiny_lm() or load_tiny_lm()[0]")
     require_tokenizer("tokenizer", tokenizer)
     batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
     seed = require_int("seed", seed, low=0)
+    text_corpus(1, seed, context_share=context_share)  # validates the share before training starts
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
-        return text_batch(tokenizer, text_corpus(batch_size, step_seed(seed, step)))
+        return text_batch(tokenizer, text_corpus(batch_size, step_seed(seed, step), context_share=context_share))
 
     return train(model, batch_fn, lm_loss, steps=steps, lr=lr, no_decay=no_decay, progress=progress, desc=desc)
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import Markdown
 from torch import nn
 from transformers import (
     CLIPModel,
@@ -31,6 +33,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from ..base.paths import data_path
 from ..base.seeding import seed_everything
 from ..base.validation import (
     describe,
@@ -57,14 +60,16 @@ from ..shapes_world import (
     make_captions,
     make_vqa,
     require_scenes,
+    true_answer,
 )
-from ..tokenizer import IMAGE, encode, require_known_words
+from ..tokenizer import IMAGE, encode, require_known_words, unknown_words, unknown_words_message
 from ..training import TrainResult, step_seed, train
 from .causal_lm import lm_loss
 from .dual_encoder import image_processor, to_pixel_values
 from .shipped import load_shipped
 
 TINY_LLAVA = "tiny_llava"  # data/tiny_llava: the shipped checkpoint
+BLIND = "blind"  # data/tiny_llava/blind: its blind baseline
 FEATURE_LAYER = -2  # LLaVA takes the vision tower's second-to-last hidden states
 STRATEGY = "default"  # ... and drops the class token
 PROJECTORS: tuple[str, ...] = ("mlp", "linear")
@@ -437,6 +442,61 @@ def evaluate(
     return vqa_metrics(qa, predictions), predictions
 
 
+def sliced_metrics(scenes: Scenes, qa: Sequence[QA], predictions: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Exact match per question type and number of objects in the scene: {"color, 3 objects": {"accuracy": a,
+    "questions": n}} for every slice that has questions (binding shows in colour and shape with 2-3 objects)."""
+    require_scenes("scenes", scenes)
+    vqa_metrics(qa, predictions)  # validates qa and predictions
+    out: dict[str, dict[str, float]] = {}
+    objects = scenes.n_objects
+    for kind in QUESTION_TYPES:
+        for n in range(1, int(objects.max()) + 1):
+            right = [p == q.answer for q, p in zip(qa, predictions) if q.kind == kind and objects[q.scene] == n]
+            if right:
+                out[f"{kind}, {n} object{'s' if n > 1 else ''}"] = {"accuracy": round(float(np.mean(right)), 4),
+                                                                       "questions": len(right)}
+    return out
+
+
+def render_answers(models: dict[str, tuple[LlavaForConditionalGeneration, bool]], tokenizer: PreTrainedTokenizerFast,
+                   scenes: Scenes, index: int, question: str) -> plt.Figure | Markdown:
+    """The ask-your-own-question view: scene `index`, the question, each model's greedy answer and the true answer
+    read from the scene (shapes_world.true_answer) when the question is in one of the course's forms.
+    models: {name: (model, sees_image)}; sees_image False asks without the image (the blind baseline).
+
+    Returns a Markdown message instead of raising when the question is empty or has unknown words."""
+    require_scenes("scenes", scenes)
+    index = require_int("index", index, low=0, high=len(scenes) - 1)
+    if not isinstance(models, dict) or not models or not all(
+        isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], bool) for v in models.values()
+    ):
+        raise TypeError(f"models must be a non-empty dict {{name: (model, sees_image)}}, got {describe(models)}; "
+                        "e.g. {'tiny LLaVA': (load_tiny_llava()[0], True)}")
+    for model, _ in models.values():
+        require_llava("models", model)
+    if not isinstance(question, str) or not question.strip():
+        return Markdown("Type a question such as `what color is the circle ?` and press Enter.")
+    question = " ".join(question.strip().lower().replace("?", " ?").split())
+    missing = unknown_words(tokenizer, question)
+    if missing:
+        return Markdown(f"**Cannot ask this.** {unknown_words_message(tokenizer, question, missing)}")
+    truth, note = true_answer(scenes, index, question)
+    lines = [f"Q: {question}", f"true answer: {truth if truth is not None else '(none: ' + note + ')'}"]
+    for name, (model, sees_image) in models.items():
+        image = scenes.images[index : index + 1] if sees_image else None
+        answer = generate_answers(model, tokenizer, image, [question])[0]
+        mark = "" if truth is None else ("  [right]" if answer == truth else "  [wrong]")
+        lines.append(f"{name}{'' if sees_image else ' (no image)'}: {answer}{mark}")
+    fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(9, 2.4), gridspec_kw={"width_ratios": [1, 3]},
+                                     layout="constrained")
+    ax_img.imshow(scenes.images[index])
+    ax_img.set_title(f"held-out scene {index}", fontsize=9)
+    for a in (ax_img, ax):
+        a.set_axis_off()
+    ax.text(0, 0.5, "\n".join(lines), va="center", family="monospace", fontsize=9, wrap=True)
+    return fig
+
+
 def metrics_table(rows: dict[str, dict[str, float]]) -> str:
     """A text table: one row per model, one column per question type, overall and yes-rate on absent objects."""
     if not isinstance(rows, dict) or not rows:
@@ -455,6 +515,12 @@ def metrics_table(rows: dict[str, dict[str, float]]) -> str:
 def load_tiny_llava(folder: str | Path | None = None) -> tuple[LlavaForConditionalGeneration, PreTrainedTokenizerFast]:
     """(model, tokenizer) from a local save_pretrained folder (default: the shipped data/tiny_llava)."""
     return load_shipped(LlavaForConditionalGeneration, TINY_LLAVA, folder)
+
+
+def load_blind_baseline() -> tuple[LlavaForConditionalGeneration, PreTrainedTokenizerFast]:
+    """(model, tokenizer) of the shipped blind baseline, data/tiny_llava/blind: trained like the tiny LLaVA with
+    the image withheld; ask it without images (generate_answers(model, tokenizer, None, questions))."""
+    return load_shipped(LlavaForConditionalGeneration, TINY_LLAVA, data_path(TINY_LLAVA, BLIND))
 
 
 def train_two_stages(

@@ -56,7 +56,7 @@ CHECKPOINT_FACTS: dict[str, list[tuple[str, str, str]]] = {
            ("tiny_llava", "blind.yes_rate_absent", "blind baseline 'yes' rate on absent objects"),
            ("tiny_llava", "llava_train_seconds", "training time of the checkpoint (s)")],
     "06": [("bridges", "rows.qformer_8.metrics.overall",
-            "Q-Former K=8 (LM frozen) exact match, all question types; the build is partial, one row"),
+            "Q-Former K=8 (LM frozen, 250 steps) exact match, all question types"),
            ("tiny_llava", "blind.overall", "the blind baseline it is compared with")],
 }
 NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s?(?:s|MB)\b)?")
