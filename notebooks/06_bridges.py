@@ -349,8 +349,8 @@ print("beats the blind baseline on colour, shape, position and count:", beats)
 # **Read the bridge rows against the blind row.** With the LM frozen and 250 steps, no bridge beats
 # the blind baseline on all of colour, shape, position and count (the check below). Every row gains
 # on count, four also on size, and overall every row is above the blind row, the gated
-# cross-attention most; but every row scores on colour exactly what the frozen LM scores with no
-# image at all (printed below): the bridge tokens have not yet changed its colour answers. Runs
+# cross-attention most; but every row scores on colour within 0.01 of what the frozen LM scores
+# with no image at all (printed below): the bridge tokens have not yet changed its colour answers. Runs
 # logged in `data/README.md` (not shipped, so not printed here) point to the LM, not the bridge:
 # with the LM frozen, six times more steps kept the rows near the answer prior, and both bridges
 # beat the blind baseline once the LM trained with them. The shipped tiny LM has now seen half of
@@ -364,8 +364,9 @@ print("beats the blind baseline on colour, shape, position and count:", beats)
 assert not any(beats.values())
 print("Q-Former K=8 with the LM frozen, 250 steps: above the blind baseline overall:",
       shipped["rows"]["qformer_8"]["metrics"]["overall"] > blind["overall"])
-print("rows whose colour accuracy equals the frozen LM's with no image:",
-      [name for name, m in rows.items() if m["color"] == shipped["frozen_lm_no_image"]["color"]])
+no_image = shipped["frozen_lm_no_image"]["color"]
+print(f"colour: frozen LM with no image {no_image:.3f}; the rows differ from it by at most "
+      f"{max(abs(m['color'] - no_image) for m in rows.values()):.3f}")
 
 # %% [markdown]
 # Costs do not depend on the trained weights, so we measure them here on fresh models of each
