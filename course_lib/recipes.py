@@ -166,9 +166,9 @@ LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=600, batch_size=32, lr1=
 
 @dataclass(frozen=True)
 class BridgeRecipe:
-    """One recipe for every bridge row of notebook 06 (models.bridges.train_bridge): the same cached features
-    (a pool of `pool_scenes` scenes with `turns` questions each), steps, batch and learning rate; the LM and the
-    vision tower frozen, only the bridge trains."""
+    """One recipe for the bridge rows of notebook 06 (models.bridges.train_bridge): the same cached features
+    (a pool of `pool_scenes` scenes with `turns` questions each), steps, batch and learning rate; the vision
+    tower frozen; the LM frozen (only the bridge trains) unless train_lm."""
 
     steps: int = 250
     batch_size: int = 32
@@ -176,13 +176,24 @@ class BridgeRecipe:
     pool_scenes: int = 4000
     turns: int = 4
     seed: int = 0
+    train_lm: bool = False
 
 
+# Two regimes over the same rows: the LM frozen, as BLIP-2 and Flamingo keep their LLM, and the LM trained
+# with the bridge, as LLaVA's stage 2 (the frozen tiny LM gains little from any bridge: notebook 06, section 7).
 BRIDGES_CHECKPOINT = BridgeRecipe()
-# (name, kind, visual tokens asked for) of the shipped comparison; K=8 first, the row notebook 06 also trains live
+BRIDGES_LM_TRAINED = BridgeRecipe(steps=1000, lr=2e-3, train_lm=True)
+# (name, kind, visual tokens asked for) of the shipped comparison, in both regimes
 BRIDGE_ROWS: tuple[tuple[str, str, int], ...] = (
     ("qformer_8", "qformer", 8), ("mlp_36", "mlp", 36), ("xattn", "xattn", 0), ("perceiver_8", "perceiver", 8),
     ("qformer_4", "qformer", 4), ("qformer_16", "qformer", 16), ("qformer_32", "qformer", 32))
+# InstructBLIP and its control, LM trained, one question per image (the question is the Q-Former's instruction):
+# 4,000 steps of 32 questions, as many training questions as 1,000 steps of 32 four-question conversations
+BRIDGES_ONE_TURN = BridgeRecipe(steps=4000, lr=2e-3, train_lm=True)
+BRIDGE_ONE_TURN_ROWS: tuple[tuple[str, str, int], ...] = (
+    ("instructblip_8", "instructblip", 8), ("qformer_8_one_turn", "qformer", 8))
+# notebook 06's live run: Q-Former K=8 with the LM-trained recipe, shorter
+BRIDGES_LIVE = BridgeRecipe(steps=800, lr=2e-3, train_lm=True)
 
 
 # ---- temporal grounding on Shapes World clips (notebook 07) -------------------------------------------------

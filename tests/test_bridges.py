@@ -2,6 +2,8 @@
 placeholder leak and its guard, the resampler's fixed output length, gated cross-attention identity at init and
 gates-only gradients, the FLOP formula vs FlopCounterMode, one training step, and bad inputs."""
 
+import copy
+
 import pytest
 import torch
 
@@ -167,3 +169,88 @@ def test_vision_features_and_budget_text_check_their_inputs():
         br.render_bridge_budget(0)
     with pytest.raises(ValueError, match="lm"):
         br.render_bridge_budget(8, lm="13B")
+
+
+def test_instructblip_queries_read_the_question_and_only_they_look_at_the_image(tok, lm):
+    model = br.build_bridge_vlm("instructblip", lm, tok, num_tokens=4, vision_width=64)
+    assert br.reads_instruction(model) and not br.reads_instruction(br.build_bridge_vlm("qformer", lm, tok))
+    features = torch.randn(2, 36, 64)
+    questions = ["what color is the circle ?", "how many objects are there ?"]
+    inputs = br.instruction_inputs(tok, questions)
+    padded = br.instruction_inputs(tok, ["is there a circle ?", "what color is the circle ?"])
+    assert padded["instruction_mask"].tolist() == [[1] * 5 + [0], [1] * 6]  # the shorter question is padded
+    out = model.bridge(features[[0, 0]], inputs["instruction_ids"], inputs["instruction_mask"])
+    assert out.shape == (2, 4, lm.config.hidden_size) and not torch.allclose(out[0], out[1])
+    maps = br.query_maps(model, tok, features, questions)
+    assert maps.shape == (2, 4, 36) and torch.allclose(maps.sum(-1), torch.ones(2, 4))
+    ids = torch.tensor([[tok.bos_token_id] + [tok.image_token_id] * 4 + [10]])
+    with pytest.raises(ValueError, match="instruction_ids"):
+        model(features=features[:1], input_ids=ids)
+    pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two"),
+                                                    ("what color is the circle ?", "red")]] * 6)
+    with pytest.raises(ValueError, match="one question per image"):
+        br.bridge_batch(model, tok, pool, [0, 1])
+    batch = br.bridge_batch(model, tok, pool, [0, 1], turns=[0, 1])
+    assert tok.decode(batch["instruction_ids"][1][batch["instruction_mask"][1] == 1]) == "what color is the circle ?"
+    result = br.train_bridge(model, tok, pool, steps=2, batch_size=3, lr=1e-3, progress=False, one_turn=True)
+    assert result.steps == 2
+    assert len(br.answer_questions(model, tok, features, questions)) == 2
+    with pytest.raises(ValueError, match="instructblip"):
+        br.query_maps(br.build_bridge_vlm("qformer", lm, tok), tok, features, questions)
+
+
+def test_cell_patches_cover_the_patch_grid_once():
+    assert br.cell_patches(0) == [0, 1, 6, 7] and br.cell_patches(8) == [28, 29, 34, 35]
+    assert sorted(p for c in range(9) for p in br.cell_patches(c)) == list(range(36))
+    assert br.cell_patches(4, grid=3) == [4]
+    with pytest.raises(ValueError, match="multiple of 3"):
+        br.cell_patches(0, grid=8)
+    with pytest.raises(ValueError, match="cell"):
+        br.cell_patches(9)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "xattn"])
+def test_train_lm_makes_the_language_model_trainable_and_keeps_the_vision_tower_frozen(tok, lm, kind):
+    frozen = br.build_bridge_vlm(kind, lm, tok, num_tokens=4, vision_width=64)
+    trained = br.build_bridge_vlm(kind, copy.deepcopy(lm), tok, num_tokens=4, vision_width=64, train_lm=True)
+    lm_params = sum(p.numel() for n, p in lm.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
+    assert br.trainable_parameters(trained) > br.trainable_parameters(frozen) + lm_params
+    if kind == "xattn":
+        assert not any(p.requires_grad for p in trained.model.model.vision_model.parameters())
+
+
+def test_named_object_share_and_example_maps_read_the_scenes(tok, lm):
+    from course_lib.shapes_world import generate_scenes
+
+    scenes = generate_scenes(12, seed=3, min_objects=1, max_objects=3)
+    model = br.build_bridge_vlm("instructblip", lm, tok, num_tokens=4, vision_width=64)
+    features = torch.randn(12, 36, 64)
+    share = br.named_object_share(model, tok, scenes, features)
+    assert share["uniform"] == 4 / 36 and 0 < share["named"] < 1 and share["questions"] > 0
+    example = br.example_maps(model, tok, scenes, features)
+    assert scenes.n_objects[example["scene"]] == 2 and len(example["questions"]) == 2
+    assert torch.tensor(example["maps"]).shape == (2, 4, 36)
+    single = generate_scenes(3, seed=3, min_objects=1, max_objects=1)
+    with pytest.raises(ValueError, match="different shapes"):
+        br.named_object_share(model, tok, single, features[:3])
+
+
+def test_shipped_bridges_follow_the_recipes():
+    from dataclasses import asdict
+
+    from course_lib.recipes import (
+        BRIDGE_ONE_TURN_ROWS,
+        BRIDGE_ROWS,
+        BRIDGES_CHECKPOINT,
+        BRIDGES_LM_TRAINED,
+        BRIDGES_ONE_TURN,
+    )
+    from course_lib.tools.checkpoints import load_metrics
+
+    shipped = load_metrics("bridges")
+    for part, recipe, rows in ((shipped, BRIDGES_CHECKPOINT, BRIDGE_ROWS),
+                               (shipped["lm_trained"], BRIDGES_LM_TRAINED, BRIDGE_ROWS),
+                               (shipped["one_turn"], BRIDGES_ONE_TURN, BRIDGE_ONE_TURN_ROWS)):
+        assert {k: part["recipe"][k] for k in asdict(recipe)} == asdict(recipe)
+        assert list(part["rows"]) == [name for name, _, _ in rows]
+        assert all(part["rows"][name]["kind"] == kind for name, kind, _ in rows)

@@ -24,7 +24,7 @@ from transformers import CLIPModel, LlamaForCausalLM, PreTrainedTokenizerFast
 from ..base.seeding import seed_everything
 from ..base.validation import require_array, require_choice, require_int
 from ..budgets import config_kv_bytes
-from ..shapes_world import QA, QUESTION_TYPES
+from ..shapes_world import QA, QUESTION_TYPES, SHAPES, Scenes
 from ..tokenizer import encode
 from ..training import TrainResult, step_seed, train
 from .causal_lm import lm_loss
@@ -38,10 +38,10 @@ from .llava import (
     vqa_examples,
     vqa_metrics,
 )
-from .qformer import QFormerBridge, require_features, require_image_placeholders
+from .qformer import InstructQFormerBridge, QFormerBridge, require_features, require_image_placeholders
 from .resampler import ResamplerBridge
 
-KINDS: tuple[str, ...] = ("mlp", "qformer", "perceiver", "xattn")
+KINDS: tuple[str, ...] = ("mlp", "qformer", "perceiver", "xattn", "instructblip")
 
 
 # ---- cached vision features ---------------------------------------------------------------------
@@ -88,9 +88,11 @@ def feature_pool(clip: CLIPModel, n_scenes: int, seed: int, turns: int = len(QUE
 
 
 class PrefixVLM(nn.Module):
-    """A frozen causal LM whose <image> placeholders are filled with a bridge's output (B, K, Dt).
+    """A causal LM (frozen unless train_language_model) whose <image> placeholders are filled with a bridge's
+    output (B, K, Dt).
 
-    forward(features (B, N, Dv), input_ids (B, T) with exactly K placeholders per row, attention_mask, labels)."""
+    forward(features (B, N, Dv), input_ids (B, T) with exactly K placeholders per row, attention_mask, labels;
+    instruction_ids / instruction_mask (B, L): the question, for a bridge that reads it (InstructBLIP))."""
 
     def __init__(self, bridge: nn.Module, lm: LlamaForCausalLM, image_token_id: int, num_tokens: int) -> None:
         super().__init__()
@@ -104,9 +106,16 @@ class PrefixVLM(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        instruction_ids: torch.Tensor | None = None,
+        instruction_mask: torch.Tensor | None = None,
     ) -> Any:
         require_image_placeholders(input_ids, self.image_token_id, self.num_image_tokens)
-        visual = self.bridge(features)
+        if reads_instruction(self):
+            if instruction_ids is None:
+                raise ValueError("this bridge reads the question (InstructBLIP): pass instruction_ids (B, L)")
+            visual = self.bridge(features, instruction_ids, instruction_mask)
+        else:
+            visual = self.bridge(features)
         if visual.shape[1] != self.num_image_tokens:
             raise ValueError(f"the bridge gave {visual.shape[1]} tokens per image, expected {self.num_image_tokens}")
         embeds = self.lm.get_input_embeddings()(input_ids)
@@ -146,22 +155,52 @@ def build_bridge_vlm(
     vision_width: int = 64,
     n_patches: int = 36,
     seed: int = 0,
+    train_lm: bool = False,
 ) -> PrefixVLM | CrossAttentionVLM:
-    """One bridge over the frozen `lm` (seeded): "mlp" (LLaVA's projector, one token per patch), "qformer" or
-    "perceiver" (num_tokens tokens), "xattn" (gated cross-attention every 2nd LM layer, no tokens)."""
+    """One bridge over `lm` (seeded; the LM frozen unless train_lm): "mlp" (LLaVA's projector, one token per
+    patch), "qformer", "instructblip" or "perceiver" (num_tokens tokens), "xattn" (gated cross-attention
+    every 2nd LM layer, no tokens)."""
     require_choice("kind", kind, KINDS)
     num_tokens = require_int("num_tokens", num_tokens, low=1)
     seed_everything(seed)
     width = lm.config.hidden_size
     if kind == "xattn":
-        return CrossAttentionVLM(build_tiny_idefics(lm, vision_width, seed=seed))
-    if kind == "mlp":
-        bridge, num_tokens = Projector(vision_width, width, kind="mlp"), n_patches
-    elif kind == "qformer":
-        bridge = QFormerBridge(num_tokens, vision_width, width)
+        model: PrefixVLM | CrossAttentionVLM = CrossAttentionVLM(build_tiny_idefics(lm, vision_width, seed=seed))
     else:
-        bridge = ResamplerBridge(num_tokens, vision_width, width)
-    return PrefixVLM(bridge, lm, tokenizer.image_token_id, num_tokens)
+        if kind == "mlp":
+            bridge, num_tokens = Projector(vision_width, width, kind="mlp"), n_patches
+        elif kind == "qformer":
+            bridge = QFormerBridge(num_tokens, vision_width, width)
+        elif kind == "instructblip":
+            bridge = InstructQFormerBridge(num_tokens, vision_width, width, len(tokenizer), tokenizer.pad_token_id)
+        else:
+            bridge = ResamplerBridge(num_tokens, vision_width, width)
+        model = PrefixVLM(bridge, lm, tokenizer.image_token_id, num_tokens)
+    return train_language_model(model) if train_lm else model
+
+
+def train_language_model(model: PrefixVLM | CrossAttentionVLM) -> PrefixVLM | CrossAttentionVLM:
+    """Make the LM's own weights trainable too (embeddings, layers, norm; the head is tied), as LLaVA's stage 2
+    does; IDEFICS' vision tower stays frozen (the features are cached). Returns model."""
+    if isinstance(model, CrossAttentionVLM):
+        for part in (model.model.model.embed_tokens, model.model.model.layers, model.model.model.norm):
+            part.requires_grad_(True)
+    else:
+        model.lm.requires_grad_(True)
+    return model
+
+
+def reads_instruction(model: nn.Module) -> bool:
+    """True when the model's bridge takes the question too (InstructBLIP)."""
+    return bool(getattr(getattr(model, "bridge", None), "reads_instruction", False))
+
+
+def instruction_inputs(tokenizer: PreTrainedTokenizerFast, questions: Sequence[str]) -> dict[str, torch.Tensor]:
+    """instruction_ids and instruction_mask (B, L), right-padded: the questions as the Q-Former reads them."""
+    rows = [encode(tokenizer, q, add_special_tokens=False) for q in questions]
+    width = max(len(r) for r in rows)
+    return {"instruction_ids": torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in rows]),
+            "instruction_mask": torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])}
 
 
 def trainable_parameters(model: nn.Module) -> int:
@@ -173,11 +212,23 @@ def trainable_parameters(model: nn.Module) -> int:
 
 
 def bridge_batch(
-    model: nn.Module, tokenizer: PreTrainedTokenizerFast, pool: FeaturePool, indices: Sequence[int]
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerFast,
+    pool: FeaturePool,
+    indices: Sequence[int],
+    turns: Sequence[int] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Conversations of the pool rows `indices` with the model's number of <image> slots, plus their features."""
-    batch = conversation_batch(tokenizer, [pool.conversations[i] for i in indices], model.num_image_tokens)
+    """Conversations of the pool rows `indices` with the model's number of <image> slots, plus their features;
+    with `turns`, only turn turns[j] of row j (one question per image, and it is the bridge's instruction)."""
+    conversations = [pool.conversations[i] for i in indices]
+    if turns is not None:
+        conversations = [[c[t]] for c, t in zip(conversations, turns)]
+    elif reads_instruction(model):
+        raise ValueError("a bridge that reads the question trains on one question per image: pass turns")
+    batch = conversation_batch(tokenizer, conversations, model.num_image_tokens)
     batch["features"] = pool.features[list(indices)]
+    if reads_instruction(model):
+        batch.update(instruction_inputs(tokenizer, [c[0][0] for c in conversations]))
     return batch
 
 
@@ -193,14 +244,18 @@ def train_bridge(
     progress: bool = True,
     desc: str = "bridge",
     after_step: Callable[[nn.Module], None] | None = None,
+    one_turn: bool = False,
 ) -> TrainResult:
-    """Train what is trainable (the bridge; the LM is frozen) with course_lib.training.train on batches drawn
-    from the pool (rows of step s: a permutation seeded by training.step_seed(seed, s))."""
+    """Train what is trainable (the bridge, and the LM if train_language_model) with course_lib.training.train
+    on batches drawn from the pool (rows of step s: a permutation seeded by training.step_seed(seed, s));
+    one_turn: each row keeps one of its questions, drawn with the same seed (required by InstructBLIP)."""
     batch_size = require_int("batch_size", batch_size, low=1, high=len(pool))
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng(step_seed(seed, step))
-        return bridge_batch(model, tokenizer, pool, rng.choice(len(pool), batch_size, replace=False).tolist())
+        rows = rng.choice(len(pool), batch_size, replace=False).tolist()
+        turns = [int(rng.integers(len(pool.conversations[i]))) for i in rows] if one_turn else None
+        return bridge_batch(model, tokenizer, pool, rows, turns)
 
     return train(model, batch_fn, lm_loss, steps=steps, lr=lr, progress=progress, desc=desc, after_step=after_step)
 
@@ -245,8 +300,9 @@ def answer_questions(
             chunk = rows[start : start + batch_size]
             ids = torch.tensor([prompts[i] for i in chunk])
             feats = features[chunk]
+            extra = instruction_inputs(tokenizer, [questions[i] for i in chunk]) if reads_instruction(model) else {}
             for _ in range(max_new_tokens):
-                logits = model(features=feats, input_ids=ids).logits[:, -1]
+                logits = model(features=feats, input_ids=ids, **extra).logits[:, -1]
                 ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], dim=1)
             for i, row in zip(chunk, ids[:, -max_new_tokens:].tolist()):
                 row = row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row
@@ -261,6 +317,75 @@ def evaluate_bridge(
     given the features of their scenes (scene_features[q.scene])."""
     answers = answer_questions(model, tokenizer, scene_features[[q.scene for q in qa]], [q.question for q in qa])
     return vqa_metrics(qa, answers)
+
+
+# ---- where instruction-aware queries look ----------------------------------------------------------------
+
+
+def cell_patches(cell: int, grid: int = 6) -> list[int]:
+    """Indices of the patches (row-major over a grid x grid patch map) inside cell `cell` (0-8, row-major) of
+    Shapes World's 3 x 3 scene grid: the 4 patches of an object's cell for the tiny tower's 6 x 6 patches."""
+    cell, grid = require_int("cell", cell, low=0, high=8), require_int("grid", grid, low=3)
+    if grid % 3:
+        raise ValueError(f"grid must be a multiple of 3 (the scene's 3 x 3 cells), got {grid}")
+    per, (row, col) = grid // 3, divmod(cell, 3)
+    return [(row * per + i) * grid + col * per + j for i in range(per) for j in range(per)]
+
+
+@torch.no_grad()
+def query_maps(
+    model: PrefixVLM, tokenizer: PreTrainedTokenizerFast, features: torch.Tensor, questions: Sequence[str]
+) -> torch.Tensor:
+    """Last-layer cross-attention of an instruction-aware bridge's K queries over the N patches, heads averaged:
+    (B, K, N), one question per feature row. Switches the bridge to eager attention (SDPA returns no maps)."""
+    if not reads_instruction(model):
+        raise ValueError("query_maps needs a bridge that reads the question (kind='instructblip')")
+    if isinstance(questions, str) or len(questions) != len(features):
+        raise ValueError(f"need one question per feature row: {len(features)} rows, got {len(questions)} questions")
+    bridge = eager(model.bridge)
+    extra = instruction_inputs(tokenizer, questions)
+    _, out = bridge.query_outputs(features, extra["instruction_ids"], extra["instruction_mask"], output_attentions=True)
+    return out.cross_attentions[-1].mean(1)
+
+
+def named_object_share(
+    model: PrefixVLM, tokenizer: PreTrainedTokenizerFast, scenes: Scenes, features: torch.Tensor
+) -> dict[str, float]:
+    """Does the question steer the queries? On the scenes with 2-3 objects of different shapes, ask
+    "what color is the <shape> ?" about each object; `named`: the queries' mean attention share on the named
+    object's cell (cell_patches); `other`: on another object's cell under the same question (mean over the
+    others); `uniform`: a cell's share under uniform attention; `questions`: how many questions were asked."""
+    grid = int(round(features.shape[1] ** 0.5))
+    named, other = [], []
+    for k in range(3):
+        rows = [i for i in range(len(scenes)) if scenes.n_objects[i] > max(k, 1)
+                and len(set(scenes.shapes[i, : scenes.n_objects[i]])) == scenes.n_objects[i]]
+        if not rows:
+            continue
+        asked = [f"what color is the {SHAPES[scenes.shapes[i, k]]} ?" for i in rows]
+        maps = query_maps(model, tokenizer, features[rows], asked).mean(1)  # (S, N): queries averaged
+        for j, i in enumerate(rows):
+            named.append(float(maps[j, cell_patches(int(scenes.cells[i, k]), grid)].sum()))
+            others = [o for o in range(scenes.n_objects[i]) if o != k]
+            other.append(float(np.mean([maps[j, cell_patches(int(scenes.cells[i, o]), grid)].sum() for o in others])))
+    if not named:
+        raise ValueError("scenes holds no scene with 2-3 objects of different shapes")
+    return {"named": float(np.mean(named)), "other": float(np.mean(other)), "uniform": (grid // 3) ** 2 / grid**2,
+            "questions": len(named)}
+
+
+def example_maps(
+    model: PrefixVLM, tokenizer: PreTrainedTokenizerFast, scenes: Scenes, features: torch.Tensor
+) -> dict[str, Any]:
+    """query_maps for the first scene with two objects of different shapes, asked the colour of each:
+    {"scene": index, "questions": [2], "maps": (2, K, N) as nested lists rounded to 4 decimals}."""
+    scene = next((i for i in range(len(scenes)) if scenes.n_objects[i] == 2
+                  and scenes.shapes[i, 0] != scenes.shapes[i, 1]), None)
+    if scene is None:
+        raise ValueError("scenes holds no two-object scene with two different shapes")
+    asked = [f"what color is the {SHAPES[scenes.shapes[scene, k]]} ?" for k in (0, 1)]
+    maps = query_maps(model, tokenizer, features[[scene, scene]], asked)
+    return {"scene": scene, "questions": asked, "maps": [[[round(float(x), 4) for x in q] for q in m] for m in maps]}
 
 
 # ---- costs ------------------------------------------------------------------------------------------
@@ -300,7 +425,8 @@ def prefill_inputs(
 ) -> dict[str, torch.Tensor]:
     """One prompt per feature row, all with `question`: the inputs of a prefill."""
     ids = torch.tensor([prompt_ids(tokenizer, question, model.num_image_tokens)] * len(features))
-    return {"features": features, "input_ids": ids}
+    extra = instruction_inputs(tokenizer, [question] * len(features)) if reads_instruction(model) else {}
+    return {"features": features, "input_ids": ids, **extra}
 
 
 def prefill_seconds(model: nn.Module, inputs: dict[str, torch.Tensor], repeats: int = 5) -> float:

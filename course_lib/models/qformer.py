@@ -8,6 +8,7 @@ leak and the course's guard), section 5 (the Q-Former bridge trained on the note
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +18,8 @@ from transformers import (
     Blip2QFormerConfig,
     Blip2QFormerModel,
     Blip2VisionConfig,
+    InstructBlipQFormerConfig,
+    InstructBlipQFormerModel,
     LlamaForCausalLM,
 )
 
@@ -175,9 +178,13 @@ class QFormerBridge(nn.Module):
             raise ValueError(
                 f"config.encoder_hidden_size ({config.encoder_hidden_size}) must equal vision_width ({vision_width})"
             )
+        self._build(k, vision_width, text_width, config, Blip2QFormerModel)
+
+    def _build(self, k: int, vision_width: int, text_width: int, config: Any, qformer_class: type) -> None:
+        """query_tokens (1, K, H), then the Q-Former, then language_projection (this order: seeded weights)."""
         self.vision_width = vision_width
         self.query_tokens = nn.Parameter(torch.randn(1, k, config.hidden_size) * config.initializer_range)
-        self.qformer = Blip2QFormerModel(config)
+        self.qformer = qformer_class(config)
         self.language_projection = nn.Linear(config.hidden_size, require_int("text_width", text_width, low=1))
 
     @property
@@ -189,6 +196,56 @@ class QFormerBridge(nn.Module):
         queries = self.query_tokens.expand(features.shape[0], -1, -1)
         out = self.qformer(query_embeds=queries, encoder_hidden_states=features).last_hidden_state
         return self.language_projection(out)
+
+
+class InstructQFormerBridge(QFormerBridge):
+    """InstructBLIP's bridge: the K queries and the instruction's tokens share self-attention in an
+    `InstructBlipQFormerModel`, only the queries cross-attend to the image, and only the K query outputs go
+    through `language_projection`. forward: features (B, N, Dv), instruction_ids and instruction_mask (B, L)
+    -> (B, K, Dt), so the visual tokens depend on the question."""
+
+    reads_instruction = True
+
+    def __init__(
+        self, num_queries: int, vision_width: int, text_width: int, vocab_size: int, pad_token_id: int
+    ) -> None:
+        nn.Module.__init__(self)
+        k = require_int("num_queries", num_queries, low=1)
+        base = qformer_config(encoder_hidden_size=require_int("vision_width", vision_width, low=1)).to_dict()
+        base = {key: base[key] for key in ("hidden_size", "num_hidden_layers", "num_attention_heads",
+                                           "intermediate_size", "encoder_hidden_size", "cross_attention_frequency",
+                                           "hidden_dropout_prob", "attention_probs_dropout_prob")}
+        config = InstructBlipQFormerConfig(vocab_size=require_int("vocab_size", vocab_size, low=1),
+                                           pad_token_id=require_int("pad_token_id", pad_token_id, low=0), **base)
+        self._build(k, vision_width, text_width, config, InstructBlipQFormerModel)
+
+    def forward(  # type: ignore[override]  # the question comes with the features
+        self, features: torch.Tensor, instruction_ids: torch.Tensor, instruction_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.language_projection(self.query_outputs(features, instruction_ids, instruction_mask)[0])
+
+    def query_outputs(
+        self,
+        features: torch.Tensor,
+        instruction_ids: torch.Tensor,
+        instruction_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, Any]:
+        """The K query outputs (B, K, H) and the library's output (with cross_attentions (B, heads, K, N) per
+        layer when output_attentions and eager attention)."""
+        require_features(features, self.vision_width)
+        require_array("instruction_ids", instruction_ids, ndim=2, dtype="i")
+        if instruction_ids.shape[0] != features.shape[0]:
+            raise ValueError(f"need one instruction per image: {features.shape[0]} images, "
+                             f"instruction_ids has {instruction_ids.shape[0]} rows")
+        b, k = features.shape[0], self.num_tokens
+        if instruction_mask is None:
+            instruction_mask = torch.ones_like(instruction_ids)
+        mask = torch.cat([torch.ones(b, k, dtype=instruction_mask.dtype), instruction_mask], dim=1)
+        queries = self.query_tokens.expand(b, -1, -1)
+        out = self.qformer(input_ids=instruction_ids, attention_mask=mask, query_embeds=queries,
+                           encoder_hidden_states=features, output_attentions=output_attentions)
+        return out.last_hidden_state[:, :k], out
 
 
 # ---- a real BLIP-2 and the placeholder guard ----------------------------------------------------

@@ -173,12 +173,14 @@ def build_tiny_llava_checkpoint(folder: str | Path) -> dict[str, Any]:
 
 # name -> builder (takes the output folder, returns a metrics dict); ordered so upstream models come first.
 def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
-    """Notebook 06's comparison (metrics only): every row of recipes.BRIDGE_ROWS trained with BRIDGES_CHECKPOINT
-    over the shipped tiny CLIP tower (frozen, features cached) and the shipped tiny LM (frozen), evaluated on
-    notebook 05's held-out questions; also the frozen LM without an image (IDEFICS at initialisation is exactly
-    that LM). The results so far are written to folder/metrics.partial.json after every row."""
+    """Notebook 06's comparison (metrics only) over the shipped tiny CLIP tower (frozen, features cached) and the
+    shipped tiny LM, evaluated on notebook 05's held-out questions: every row of recipes.BRIDGE_ROWS with the LM
+    frozen (BRIDGES_CHECKPOINT, "rows"), the same rows with the LM trained (BRIDGES_LM_TRAINED, "lm_trained"),
+    BRIDGE_ONE_TURN_ROWS (BRIDGES_ONE_TURN, "one_turn": InstructBLIP, its attention maps, and its control);
+    also the frozen LM without an image (IDEFICS at initialisation is exactly that LM). The results so far
+    are written to folder/metrics.partial.json after every row."""
     from ..models import bridges as br
-    from ..recipes import BRIDGE_ROWS
+    from ..recipes import BRIDGE_ONE_TURN_ROWS, BRIDGE_ROWS, BRIDGES_LM_TRAINED, BRIDGES_ONE_TURN
 
     spec = CHECKPOINTS["bridges"]
     r = spec.recipe
@@ -188,29 +190,43 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
         pool = br.feature_pool(clip, r.pool_scenes, SEEDS.bridges_pool, r.turns)
         scenes, qa = eval_set(1000, SEEDS.llava_eval)
         scene_features = br.vision_features(clip, scenes.images)
-        results: dict[str, Any] = {
-            "recipe": {**asdict(r), "pool_seed": SEEDS.bridges_pool, "lm": "frozen",
-                       "vision tower": "frozen, features cached"},
-            "eval": {"questions": len(qa), "seed": SEEDS.llava_eval}, "rows": {}}
-        for name, kind, tokens in BRIDGE_ROWS:
-            lm, tokenizer = load_tiny_lm()
-            model = br.build_bridge_vlm(kind, lm, tokenizer, num_tokens=max(tokens, 1), seed=r.seed)
-            if kind == "xattn":
-                results["frozen_lm_no_image"] = {
-                    k: round(v, 4) for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()}
-            history: list[dict[str, float]] = []
-            run = br.train_bridge(model, tokenizer, pool, steps=r.steps, batch_size=r.batch_size, lr=r.lr, seed=r.seed,
-                                  desc=name, after_step=br.gate_history_hook(history) if kind == "xattn" else None)
-            row = {"kind": kind, "visual_tokens": model.num_image_tokens,
-                   "trainable_parameters": br.trainable_parameters(model),
-                   "metrics": {k: round(v, 4)
-                               for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()},
-                   "final_loss": round(float(np.mean(run.losses[-20:])), 4), "train_seconds": round(run.seconds, 1),
-                   "losses": [round(x, 4) for x in run.losses[::10]]}
-            if history:
-                row["gates"] = history
-            results["rows"][name] = row
-            partial.write_text(json.dumps(results, indent=2) + "\n")
+
+        def recipe(rec: Any) -> dict[str, Any]:
+            return {**asdict(rec), "pool_seed": SEEDS.bridges_pool, "lm": "trained" if rec.train_lm else "frozen",
+                    "vision tower": "frozen, features cached"}
+
+        results: dict[str, Any] = {"recipe": recipe(r), "eval": {"questions": len(qa), "seed": SEEDS.llava_eval},
+                                   "rows": {}, "lm_trained": {"recipe": recipe(BRIDGES_LM_TRAINED), "rows": {}},
+                                   "one_turn": {"recipe": recipe(BRIDGES_ONE_TURN), "rows": {}}}
+        plan = ((BRIDGE_ROWS, r, False, results["rows"]),
+                (BRIDGE_ROWS, BRIDGES_LM_TRAINED, False, results["lm_trained"]["rows"]),
+                (BRIDGE_ONE_TURN_ROWS, BRIDGES_ONE_TURN, True, results["one_turn"]["rows"]))
+        for rows, rec, one_turn, out in plan:
+            for name, kind, tokens in rows:
+                lm, tokenizer = load_tiny_lm()
+                model = br.build_bridge_vlm(kind, lm, tokenizer, num_tokens=max(tokens, 1), seed=rec.seed,
+                                            train_lm=rec.train_lm)
+                if kind == "xattn" and not rec.train_lm:
+                    results["frozen_lm_no_image"] = {
+                        k: round(v, 4) for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()}
+                history: list[dict[str, float]] = []
+                run = br.train_bridge(model, tokenizer, pool, steps=rec.steps, batch_size=rec.batch_size, lr=rec.lr,
+                                      seed=rec.seed, desc=name, one_turn=one_turn,
+                                      after_step=br.gate_history_hook(history) if kind == "xattn" else None)
+                row = {"kind": kind, "visual_tokens": model.num_image_tokens, "one_turn": one_turn,
+                       "trainable_parameters": br.trainable_parameters(model),
+                       "metrics": {k: round(v, 4)
+                                   for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()},
+                       "final_loss": round(float(np.mean(run.losses[-20:])), 4),
+                       "train_seconds": round(run.seconds, 1), "losses": [round(x, 4) for x in run.losses[::10]]}
+                if history:
+                    row["gates"] = history
+                if br.reads_instruction(model):  # does the question steer the queries? (notebook 06, section 8)
+                    share = br.named_object_share(model, tokenizer, scenes, scene_features)
+                    row["named_object_share"] = {k: round(v, 4) for k, v in share.items()}
+                    row["example_maps"] = br.example_maps(model, tokenizer, scenes, scene_features)
+                out[name] = row
+                partial.write_text(json.dumps(results, indent=2) + "\n")
     partial.unlink()
     return results
 

@@ -57,7 +57,11 @@ CHECKPOINT_FACTS: dict[str, list[tuple[str, str, str]]] = {
            ("tiny_llava", "llava_train_seconds", "training time of the checkpoint (s)")],
     "06": [("bridges", "rows.qformer_8.metrics.overall",
             "Q-Former K=8 (LM frozen, 250 steps) exact match, all question types"),
-           ("tiny_llava", "blind.overall", "the blind baseline it is compared with")],
+           ("bridges", "lm_trained.rows.qformer_8.metrics.overall",
+            "Q-Former K=8 (LM trained, 1,000 steps) exact match, all question types"),
+           ("bridges", "lm_trained.rows.mlp_36.metrics.position",
+            "MLP 36 tokens (LM trained): position, the only row above the blind baseline there"),
+           ("tiny_llava", "blind.overall", "the blind baseline they are compared with")],
 }
 NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s?(?:s|MB)\b)?")
 
