@@ -269,5 +269,7 @@ CHECKPOINTS: dict[str, Checkpoint] = {
     "tiny_clip_scene": Checkpoint("tiny_clip_scene", CLIP_SCENE_CHECKPOINT, TINY_CLIP_SIZE, threads=1),
     "tiny_lm": Checkpoint("tiny_lm", LM_CHECKPOINT, LM_SIZE, threads=1),
     "tiny_llava": Checkpoint("tiny_llava", LLAVA_CHECKPOINT, None, threads=2),  # built alone on the two cores
-    "bridges": Checkpoint("bridges", BRIDGES_CHECKPOINT, None, threads=1),  # metrics only, no weights
+    # metrics only, no weights; two threads: the shipped file was built so (build_bridge_vlm then let
+    # seed_everything pick the count by machine load, which made a rebuild beside another job differ)
+    "bridges": Checkpoint("bridges", BRIDGES_CHECKPOINT, None, threads=2),
 }

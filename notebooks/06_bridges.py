@@ -54,6 +54,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from course_lib import check, seed_everything
+from course_lib.base.seeding import choose_threads, torch_threads
 from course_lib.models import bridges as br
 from course_lib.models import cross_attention as xa
 from course_lib.models import llava as lv
@@ -68,7 +69,7 @@ from course_lib.tools.checkpoints import load_metrics
 from course_lib.widgets import explore
 
 seed_everything(0)
-torch.set_num_threads(1)  # the tiny models are fastest on one thread; the timings below use it
+torch.set_num_threads(1)  # one thread for the checks and the timings below; training uses the free cores
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
 
@@ -319,8 +320,9 @@ print(f"cached features: training pool {tuple(pool.features.shape)}, held-out sc
 lm, tokenizer = load_tiny_lm()
 live_recipe = BRIDGES_LIVE
 live = br.build_bridge_vlm("qformer", lm, tokenizer, num_tokens=8, seed=live_recipe.seed, train_lm=live_recipe.train_lm)
-run = br.train_bridge(live, tokenizer, pool, steps=live_recipe.steps, batch_size=live_recipe.batch_size, lr=live_recipe.lr,
-                      seed=live_recipe.seed, desc="Q-Former K=8")
+with torch_threads(choose_threads()):  # the free cores: two on an idle two-core machine
+    run = br.train_bridge(live, tokenizer, pool, steps=live_recipe.steps, batch_size=live_recipe.batch_size,
+                          lr=live_recipe.lr, seed=live_recipe.seed, desc="Q-Former K=8")
 print(f"{run.steps} steps in {run.seconds:.0f} s; trainable parameters {br.trainable_parameters(live):,} (bridge and LM)")
 plot_loss_curve(run.losses, title="Q-Former K=8, LM trained: answer-token loss");
 
@@ -745,9 +747,9 @@ check("06.flops_saved", answer)
 # - The cost table shows, per bridge design, visual tokens, trainable parameters, prefill FLOPs
 #   (formula == FlopCounterMode), time and KV bytes.
 # - With the tiny LM frozen, as BLIP-2 and Flamingo freeze theirs, no bridge beats the blind
-#   baseline on colour, shape, position and count. Trained with the LM, every bridge beats it on
-#   colour, shape and count, but only the 36-token MLP on position: the pooling bridges lose
-#   where objects are, at every K we tried.
+#   baseline on colour, shape, position and count. Trained with the LM, every bridge of section 7
+#   beats it on colour, shape and count, but only the 36-token MLP on position: the pooling
+#   bridges lose where objects are, at every K we tried.
 # - An instruction-aware Q-Former (InstructBLIP) lets the question into the queries'
 #   self-attention; section 8 measured whether that moved their attention and their answers.
 #

@@ -254,3 +254,11 @@ def test_shipped_bridges_follow_the_recipes():
         assert {k: part["recipe"][k] for k in asdict(recipe)} == asdict(recipe)
         assert list(part["rows"]) == [name for name, _, _ in rows]
         assert all(part["rows"][name]["kind"] == kind for name, kind, _ in rows)
+
+
+def test_building_a_bridge_keeps_the_callers_thread_count(tok, lm):
+    from course_lib.base.seeding import torch_threads
+
+    with torch_threads(1):  # a build at a fixed count must stay there whatever the machine's load
+        br.build_bridge_vlm("qformer", lm, tok, num_tokens=2)
+        assert torch.get_num_threads() == 1

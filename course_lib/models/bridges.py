@@ -162,7 +162,7 @@ def build_bridge_vlm(
     every 2nd LM layer, no tokens)."""
     require_choice("kind", kind, KINDS)
     num_tokens = require_int("num_tokens", num_tokens, low=1)
-    seed_everything(seed)
+    seed_everything(seed, threads=None)  # seeding only: the caller owns the thread count (torch_threads)
     width = lm.config.hidden_size
     if kind == "xattn":
         model: PrefixVLM | CrossAttentionVLM = CrossAttentionVLM(build_tiny_idefics(lm, vision_width, seed=seed))
