@@ -539,7 +539,7 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # **What we measured.** The trained queries look at objects: their share on an object's cell is
 # well above uniform. But not at the object the question names: the share on the named object
 # equals the share on another one, and the example's two maps differ by at most 0.0001.
-# The instruction reaches the queries through self-attention (we checked above that it changes
+# The instruction reaches the queries through self-attention (above, even untrained, it changes
 # their outputs), yet 4,000 steps did not teach them to use it for where to look, and the row
 # answers no better than its control. On this task and budget, instruction-aware queries bought
 # nothing we can measure. Two things limit the reading: both one-question rows stay below the
