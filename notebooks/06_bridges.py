@@ -529,6 +529,8 @@ fig.tight_layout()
 # %%
 # NBVAL_CHECK_OUTPUT
 share = trained_one_turn["instructblip_8"]["named_object_share"]
+one_turn = shipped["one_turn"]["recipe"]
+print(f"one question per image: {one_turn['steps']:,} steps of {one_turn['batch_size']} questions, LM {one_turn['lm']}")
 print(f"shipped InstructBLIP K=8, {share['questions']} questions: attention share on the named object's cell "
       f"{share['named']:.3f}, on another object's {share['other']:.3f} (uniform {share['uniform']:.3f})")
 print(f"the example scene's maps for its two questions differ by at most {(maps[0] - maps[1]).abs().max():.4f}")
