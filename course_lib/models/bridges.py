@@ -1,10 +1,11 @@
-"""Vision-to-LM bridges on one task: the frozen tiny LM of notebook 05 reads cached tiny-CLIP features through
-an MLP (36 tokens), a Q-Former (K tokens), a Perceiver Resampler (K tokens) or gated cross-attention (0 tokens).
+"""Vision-to-LM bridges on one task: notebook 05's tiny LM reads cached tiny-CLIP features through an MLP
+(36 tokens), a Q-Former (K tokens; InstructBLIP's reads the question too), a Perceiver Resampler (K tokens) or
+gated cross-attention (0 tokens).
 
-Taught in notebook 06, sections 5-7: one recipe (same cached features, data, steps; the LM frozen in every row,
-only the bridge trains) through `course_lib.training.train`, the same held-out questions as notebook 05
-(`llava.eval_set`), and the costs a designer compares: visual tokens, trainable parameters, prefill FLOPs
-(checked with FlopCounterMode), measured prefill time, KV-cache bytes.
+Taught in notebook 06, sections 6-8: one recipe per regime (same cached features and data; the LM frozen, or
+trained with the bridge) through `course_lib.training.train`, the same held-out questions as notebook 05
+(`llava.eval_set`), the costs a designer compares (visual tokens, trainable parameters, prefill FLOPs checked
+with FlopCounterMode, measured prefill time, KV-cache bytes), and where instruction-aware queries look.
 """
 
 from __future__ import annotations
