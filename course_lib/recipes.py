@@ -256,6 +256,7 @@ class Seeds:
     llava_eval: int = 2_000_000_011  # tiny LLaVA's held-out questions: models.llava.eval_set (1,000, notebook 05)
     llava_eval_large: int = 2_000_000_033  # ... and the 3,000 of its shipped metrics (slices large enough to judge)
     bridges_pool: int = 1_000_000_007  # notebook 06's training pool of scenes with cached features (feature_pool)
+    position_probe: int = 1_000_000_009  # notebook 06: 1,200 one-object scenes whose cell linear probes read (locality)
     video_held_out: int = 7002  # notebook 07's held-out clips: generate_clips(VIDEO_CLIPS.held_out, seed, ...)
 
 

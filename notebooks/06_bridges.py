@@ -59,11 +59,13 @@ from course_lib.models import bridges as br
 from course_lib.models import cross_attention as xa
 from course_lib.models import llava as lv
 from course_lib.models import qformer as qf
+from course_lib.locality import position_probes
 from course_lib.models.causal_lm import load_tiny_lm
 from course_lib.models.clip import load_tiny_clip
 from course_lib.models.resampler import ResamplerBridge
 from course_lib.plots import plot_loss_curve
 from course_lib.recipes import BRIDGES_CHECKPOINT, BRIDGES_LIVE, SEEDS
+from course_lib.shapes_world import generate_scenes
 from course_lib.tools.bench import report
 from course_lib.tools.checkpoints import load_metrics
 from course_lib.widgets import explore
@@ -382,11 +384,9 @@ for regime, rows in regimes.items():
 # (some narrowly: compare the columns). **Position is where the designs part:** only the MLP row,
 # which hands the LM one token per patch in raster order, beats the blind row; every pooling
 # bridge (Q-Former at every K, the Perceiver, gated cross-attention) stays near chance for nine
-# cells (1/9 = 0.111). More queries do not bring it back (K = 4 to 32), and neither did adding
-# 2-D sin-cos positions to the features before the Q-Former in one logged run, so we do not
-# know yet why pooling loses position here; the measured fact is that it does. Beyond K = 8,
-# more queries buy nothing measurable on this task: the differences between the K rows are
-# within what one run to the next moves.
+# cells (1/9 = 0.111). More queries do not bring it back (K = 4 to 32); the probes after the
+# next cell show where it goes. Beyond K = 8, more queries buy nothing measurable on this task:
+# the differences between the K rows are within what one run to the next moves.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -396,6 +396,41 @@ print(f"LM frozen, colour: frozen LM with no image {no_image:.3f}; the rows diff
       f"{max(abs(m['color'] - no_image) for m in frozen_rows.values()):.3f}")
 print("LM trained, position (blind {:.3f}, chance 0.111):".format(blind["position"]),
       {names[k]: trained[k]["metrics"]["position"] for k in names})
+
+# %% [markdown]
+# **Where does position go?** A linear probe asks whether a representation holds an object's
+# cell where a linear map can read it. On 1,200 one-object scenes (900 fit the probe, 300 score
+# it; chance 1/9) we probe four representations: the tower's patch tokens in raster order (what
+# the MLP hands the LM, one token per patch), the object's own four patches averaged (their
+# content without their slot), all 36 patches averaged, and the live Q-Former's 8 tokens.
+
+# %%
+one_object = generate_scenes(1200, seed=SEEDS.position_probe, min_objects=1, max_objects=1, split="all")
+probes = position_probes(br.vision_features(clip, one_object.images), one_object.cells[:, 0],
+                         {"live Q-Former K=8": live.bridge})
+report("position_probe_live_qformer8", accuracy=round(probes["live Q-Former K=8"], 3))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name in ("patch tokens, raster order", "the object's own patches, averaged", "all patches, averaged"):
+    print(f"{name:35s} {probes[name]:.2f}")
+print(f"live Q-Former K=8 tokens below 0.30 (chance 0.11): {probes['live Q-Former K=8'] < 0.3}")
+
+# %% [markdown]
+# An object drawn in another cell gives its patches the same pixels, so whatever they know of the
+# cell came from the tower's position embeddings, and they keep it only partly (0.47). The cell
+# is in *which slot* the object's patches occupy (1.00 in raster order); averaged over all patches,
+# almost nothing is left (0.16). The MLP maps each patch on its own, so the slots reach the LM as
+# token positions. A pooling bridge sums patches with weights set by their content: it keeps what
+# the content says and drops the slot. The live Q-Former's tokens keep little of the cell (the
+# verdict above). Two levers that write position into what the Q-Former reads (data/README.md) show a
+# second gap: 2-D positions added to the features put the cell into the Q-Former's tokens (a probe
+# reads it there), yet the trained LM still answered position near chance; positions in the
+# cross-attention keys only (Qwen-VL's adapter) put little of it there. So the slot is lost, and
+# whether our LM can learn to read a position written into content is open. Honeybee (Cha et al.
+# 2024) names the property *locality* and keeps it with convolutions and local pooling (its
+# C-Abstractor).
+
 # %% [markdown]
 # Costs do not depend on the trained weights, so we measure them here on fresh models of each
 # design: visual tokens in the LM's sequence, trainable parameters, prefill FLOPs counted by
@@ -751,7 +786,9 @@ check("06.flops_saved", answer)
 # - With the tiny LM frozen, as BLIP-2 and Flamingo freeze theirs, no bridge beats the blind
 #   baseline on colour, shape, position and count. Trained with the LM, every bridge of section 7
 #   beats it on colour, shape and count, but only the 36-token MLP on position: the pooling
-#   bridges lose where objects are, at every K we tried.
+#   bridges lose where objects are, at every K we tried. Linear probes show why: the cell lives
+#   in which slot a patch occupies (1.00), only partly in its content (0.47), and pooling drops
+#   the slot.
 # - An instruction-aware Q-Former (InstructBLIP) lets the question into the queries'
 #   self-attention; section 8 measured whether that moved their attention and their answers.
 #
@@ -769,4 +806,8 @@ check("06.flops_saved", answer)
 #   Image-Text Documents* (IDEFICS). arXiv:2306.16527.
 # - Laurençon, Tronchon, Cord, Sanh (2024). *What matters when building vision-language models?*
 #   (Idefics2). arXiv:2405.02246.
+# - Bai et al. (2023). *Qwen-VL: A Versatile Vision-Language Model for Understanding,
+#   Localization, Text Reading, and Beyond*. arXiv:2308.12966.
+# - Cha, Kang, Mun, Roh (2024). *Honeybee: Locality-enhanced Projector for Multimodal LLM*.
+#   arXiv:2312.06742.
 # - Liu, Li, Wu, Lee (2023). *Visual Instruction Tuning* (LLaVA). arXiv:2304.08485.

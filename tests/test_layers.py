@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("training", ("course_lib.training",)),
     ("models", ("course_lib.models",)),
-    ("evaluation", ("course_lib.retrieval", "course_lib.zero_shot", "course_lib.vector_search")),
+    ("evaluation", ("course_lib.retrieval", "course_lib.zero_shot", "course_lib.vector_search", "course_lib.locality")),
     ("recipes", ("course_lib.recipes",)),
     ("studies", ("course_lib.studies",)),
     # notebook 08: the bank's numeric answers call functions of the layers below by name (bank.resolve), and its
