@@ -151,15 +151,16 @@ class LLaVARecipe:
     turns: int
     seed: int = 0
     no_decay: str = "standard"  # training.no_decay_parameters' rule
+    patch_loss: float = 0.0  # stage 2's auxiliary per-patch attribute loss (llava.PatchAttributeHead), its weight
 
 
 # The LLaVA recipe with the no-decay rule, trained longer; the levers tried towards issue 16's target, each a
 # measured run, are in data/README.md.
 LLAVA_CHECKPOINT = LLaVARecipe(stage1_steps=200, stage2_steps=5000, batch_size=32, lr1=3e-3, lr2=2e-3,
-                               turns=len(QUESTION_TYPES), seed=0)
+                               turns=len(QUESTION_TYPES), seed=0, patch_loss=1.0)
 # The notebook's live run: the shipped recipe, shorter (about 95 s of training on two cores).
 LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=600, batch_size=32, lr1=3e-3, lr2=2e-3,
-                         turns=len(QUESTION_TYPES), seed=0)
+                         turns=len(QUESTION_TYPES), seed=0, patch_loss=1.0)
 
 # ---- bridges (notebook 06) -----------------------------------------------------------------------------------
 

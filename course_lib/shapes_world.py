@@ -142,6 +142,16 @@ def _require_indices(name: str, values, names: Sequence[str]) -> np.ndarray:
     return arr
 
 
+def cell_patches(cell: int, grid: int = 6) -> list[int]:
+    """Indices of the patches (row-major over a grid x grid patch map) inside cell `cell` (0-8, row-major) of
+    Shapes World's 3 x 3 scene grid: the 4 patches of an object's cell for the tiny tower's 6 x 6 patches."""
+    cell, grid = require_int("cell", cell, low=0, high=8), require_int("grid", grid, low=3)
+    if grid % 3:
+        raise ValueError(f"grid must be a multiple of 3 (the scene's 3 x 3 cells), got {grid}")
+    per, (row, col) = grid // 3, divmod(cell, 3)
+    return [(row * per + i) * grid + col * per + j for i in range(per) for j in range(per)]
+
+
 def composition_label(colors: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     """Class index of colour-shape pairs: color * len(SHAPES) + shape, for arrays of indices."""
     return _require_indices("colors", colors, COLORS) * len(SHAPES) + _require_indices("shapes", shapes, SHAPES)

@@ -199,16 +199,6 @@ def test_instructblip_queries_read_the_question_and_only_they_look_at_the_image(
         br.query_maps(br.build_bridge_vlm("qformer", lm, tok), tok, features, questions)
 
 
-def test_cell_patches_cover_the_patch_grid_once():
-    assert br.cell_patches(0) == [0, 1, 6, 7] and br.cell_patches(8) == [28, 29, 34, 35]
-    assert sorted(p for c in range(9) for p in br.cell_patches(c)) == list(range(36))
-    assert br.cell_patches(4, grid=3) == [4]
-    with pytest.raises(ValueError, match="multiple of 3"):
-        br.cell_patches(0, grid=8)
-    with pytest.raises(ValueError, match="cell"):
-        br.cell_patches(9)
-
-
 @pytest.mark.parametrize("kind", ["mlp", "xattn"])
 def test_train_lm_makes_the_language_model_trainable_and_keeps_the_vision_tower_frozen(tok, lm, kind):
     frozen = br.build_bridge_vlm(kind, lm, tok, num_tokens=4, vision_width=64)

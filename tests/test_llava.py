@@ -26,6 +26,7 @@ from course_lib.shapes_world import (
     generate_scenes,
     make_vqa,
 )
+from course_lib.shapes_world import cell_patches as sw_cell_patches
 from course_lib.shapes_world import vocabulary as sw_vocabulary
 from course_lib.tokenizer import build_tokenizer
 
@@ -150,6 +151,49 @@ def test_stages_freeze_the_right_parts(random_llava):
 def test_one_training_step_through_the_shared_loop(tok, random_llava):
     result = llava.train_stage(random_llava, tok, 2, steps=2, batch_size=4, progress=False)
     assert result.steps == 2 and all(np.isfinite(result.losses))
+
+
+def test_patch_targets_label_each_objects_cell_and_nothing_else():
+    scenes = generate_scenes(20, seed=3, min_objects=1, max_objects=3, split="all")
+    targets = llava.patch_targets(scenes)
+    assert targets.shape == (20, 36, 3)
+    for i in range(20):
+        labelled = (targets[i, :, 2] < 9).nonzero().flatten().tolist()
+        assert len(labelled) == 4 * scenes.n_objects[i]
+        for k in range(scenes.n_objects[i]):
+            cell = int(scenes.cells[i, k])
+            for p in sw_cell_patches(cell):
+                assert targets[i, p].tolist() == [scenes.colors[i, k], scenes.shapes[i, k], cell]
+    assert (targets[:, :, 0] <= len(COLORS)).all() and (targets[:, :, 1] <= len(SHAPES)).all()
+
+
+def test_patch_loss_adds_the_heads_loss_and_leaves_the_saved_model_unchanged(tok):
+    def fresh():
+        return llava.build_tiny_llava(tiny_clip_config(tok).vision_config,
+                                      build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1), tok)
+
+    plain, with_head = fresh(), fresh()
+    keys = set(plain.state_dict())
+    a = llava.train_stage(plain, tok, 2, steps=2, batch_size=4, lr=1e-3, progress=False)
+    b = llava.train_stage(with_head, tok, 2, steps=2, batch_size=4, lr=1e-3, patch_loss=1.0, progress=False)
+    # same batches and weights at step 0: the difference is the head's loss at initialisation, about
+    # ln 7 + ln 6 + ln 10 = 6.1 for three uniform guesses
+    assert 4.0 < b.losses[0] - a.losses[0] < 8.0
+    assert set(with_head.state_dict()) == keys  # the head is not part of the model
+    assert not with_head.model.multi_modal_projector._forward_hooks  # the capture hook is removed
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [({"patch_loss": -1.0}, ValueError, "patch_loss must be a weight"),
+     ({"patch_loss": "1"}, TypeError, "patch_loss must be a number"),
+     ({"patch_loss": 1.0, "blind": True}, ValueError, "stage 2 with the image")],
+)
+def test_patch_loss_refuses_bad_weights_and_the_blind_model(tok, random_llava, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        llava.train_stage(random_llava, tok, 2, steps=1, batch_size=2, progress=False, **kwargs)
+    with pytest.raises(ValueError, match="stage 2 with the image"):
+        llava.train_stage(random_llava, tok, 1, steps=1, batch_size=2, progress=False, patch_loss=1.0)
 
 
 def test_generation_on_shipped_model_answers_from_the_vocabulary(shipped):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from course_lib.locality import position_probes
-from course_lib.models.bridges import cell_patches
+from course_lib.shapes_world import cell_patches
 
 
 def synthetic(n: int = 360, slot: bool = True, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
@@ -34,6 +34,11 @@ def test_position_in_content_survives_averaging_the_object():
     assert position_probes(f, cells)["the object's own patches, averaged"] == 1.0
 
 
+def test_only_the_representations_asked_for_are_probed():
+    f, cells = synthetic(slot=True)
+    assert list(position_probes(f, cells, representations=["all patches, averaged"])) == ["all patches, averaged"]
+
+
 def test_bridges_are_probed_on_their_flattened_output():
     f, cells = synthetic(slot=True)
     acc = position_probes(f, cells, {"identity": lambda x: x, "mean": lambda x: x.mean(1, keepdim=True)})
@@ -50,6 +55,7 @@ def test_bridges_are_probed_on_their_flattened_output():
         ({"bridges": {"b": 3}}, "must be a callable"),
         ({"bridges": {"b": lambda x: x.flatten(1)}}, "must be 3-D"),
         ({"n_train": 20}, "n_train"),
+        ({"representations": ["mean"]}, "representations must be one of"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(kwargs, match):

@@ -293,3 +293,13 @@ def test_true_answer_agrees_with_make_vqa_and_refuses_what_it_cannot_answer():
         sw.true_answer(scenes, one, None)
     with pytest.raises(ValueError, match="i must be"):
         sw.true_answer(scenes, 400, "how many objects are there ?")
+
+
+def test_cell_patches_cover_the_patch_grid_once():
+    assert sw.cell_patches(0) == [0, 1, 6, 7] and sw.cell_patches(8) == [28, 29, 34, 35]
+    assert sorted(p for c in range(9) for p in sw.cell_patches(c)) == list(range(36))
+    assert sw.cell_patches(4, grid=3) == [4]
+    with pytest.raises(ValueError, match="multiple of 3"):
+        sw.cell_patches(0, grid=8)
+    with pytest.raises(ValueError, match="cell"):
+        sw.cell_patches(9)

@@ -25,7 +25,7 @@ from transformers import CLIPModel, LlamaForCausalLM, PreTrainedTokenizerFast
 from ..base.seeding import seed_everything
 from ..base.validation import require_array, require_choice, require_int
 from ..budgets import config_kv_bytes
-from ..shapes_world import QA, QUESTION_TYPES, SHAPES, Scenes
+from ..shapes_world import QA, QUESTION_TYPES, SHAPES, Scenes, cell_patches
 from ..tokenizer import encode
 from ..training import TrainResult, step_seed, train
 from .causal_lm import lm_loss
@@ -321,16 +321,6 @@ def evaluate_bridge(
 
 
 # ---- where instruction-aware queries look ----------------------------------------------------------------
-
-
-def cell_patches(cell: int, grid: int = 6) -> list[int]:
-    """Indices of the patches (row-major over a grid x grid patch map) inside cell `cell` (0-8, row-major) of
-    Shapes World's 3 x 3 scene grid: the 4 patches of an object's cell for the tiny tower's 6 x 6 patches."""
-    cell, grid = require_int("cell", cell, low=0, high=8), require_int("grid", grid, low=3)
-    if grid % 3:
-        raise ValueError(f"grid must be a multiple of 3 (the scene's 3 x 3 cells), got {grid}")
-    per, (row, col) = grid // 3, divmod(cell, 3)
-    return [(row * per + i) * grid + col * per + j for i in range(per) for j in range(per)]
 
 
 @torch.no_grad()

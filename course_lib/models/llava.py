@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as F
 from IPython.display import Markdown
 from torch import nn
 from transformers import (
@@ -40,6 +41,7 @@ from ..base.validation import (
     require_array,
     require_budget,
     require_choice,
+    require_finite,
     require_instance,
     require_int,
     require_model,
@@ -52,10 +54,13 @@ from ..base.validation import (
 from ..budgets import tokens_per_image
 from ..patches import num_patches
 from ..shapes_world import (
+    COLORS,
     MAX_SCENES,
     QA,
     QUESTION_TYPES,
+    SHAPES,
     Scenes,
+    cell_patches,
     generate_scenes,
     make_captions,
     make_vqa,
@@ -68,6 +73,7 @@ from .causal_lm import lm_loss
 from .dual_encoder import image_processor, to_pixel_values
 from .shipped import load_shipped
 
+N_CELLS = 9  # Shapes World's 3 x 3 grid of cells
 TINY_LLAVA = "tiny_llava"  # data/tiny_llava: the shipped checkpoint
 BLIND = "blind"  # data/tiny_llava/blind: its blind baseline
 FEATURE_LAYER = -2  # LLaVA takes the vision tower's second-to-last hidden states
@@ -281,10 +287,20 @@ def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[list[Tu
 def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> tuple[np.ndarray, list[list[Turn]]]:
     """(images, conversations) for VQA: seeded scenes of 1-3 objects, each with `turns` of its questions
     (default: all; make_vqa asks one of each type, 'relation' needs two objects) in a random order."""
-    turns = require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
-    scenes = generate_scenes(
+    scenes = vqa_scenes(n_scenes, seed)
+    return scenes.images, vqa_conversations(scenes, seed, turns)
+
+
+def vqa_scenes(n_scenes: int, seed: int) -> Scenes:
+    """The seeded scenes (1-3 objects, any composition) that vqa_examples asks about."""
+    return generate_scenes(
         require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES), seed=seed, min_objects=1, max_objects=3, split="all"
     )
+
+
+def vqa_conversations(scenes: Scenes, seed: int, turns: int = len(QUESTION_TYPES)) -> list[list[Turn]]:
+    """One conversation per scene: `turns` of make_vqa's questions about it, in a seeded random order."""
+    turns = require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
     by_scene: dict[int, list[QA]] = {}
     for q in make_vqa(scenes, seed=seed):
         by_scene.setdefault(q.scene, []).append(q)
@@ -293,7 +309,38 @@ def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> 
     for i in range(len(scenes)):
         order = rng.permutation(len(by_scene[i]))[:turns]
         conversations.append([(by_scene[i][j].question, by_scene[i][j].answer) for j in order])
-    return scenes.images, conversations
+    return conversations
+
+
+def patch_targets(scenes: Scenes, grid: int = 6) -> torch.Tensor:
+    """(B, grid * grid, 3) long: per patch, the colour, shape and cell of the object whose cell holds it, or each
+    one's background class (len(COLORS), len(SHAPES), 9): the targets of stage 2's auxiliary patch loss."""
+    require_scenes("scenes", scenes)
+    background = torch.tensor([len(COLORS), len(SHAPES), N_CELLS])
+    out = background.repeat(len(scenes), grid * grid, 1)
+    for i in range(len(scenes)):
+        for k in range(int(scenes.n_objects[i])):
+            cell = int(scenes.cells[i, k])
+            out[i, cell_patches(cell, grid)] = torch.tensor([int(scenes.colors[i, k]), int(scenes.shapes[i, k]), cell])
+    return out
+
+
+class PatchAttributeHead(nn.Module):
+    """Stage 2's auxiliary probe: a linear map from each projected patch token (B, N, D) to its object's colour,
+    shape and cell, each with a background class. It trains beside the LLaVA and is then dropped, so the saved
+    model stays a plain LlavaForConditionalGeneration. Taught in notebook 05, section 7."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.sizes = (len(COLORS) + 1, len(SHAPES) + 1, N_CELLS + 1)
+        self.linear = nn.Linear(require_int("width", width, low=1), sum(self.sizes))
+
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Sum of the three cross-entropies over every patch: tokens (B * N, D) or (B, N, D), targets (B, N, 3)."""
+        logits = self.linear(tokens.reshape(*targets.shape[:2], -1)).split(self.sizes, dim=-1)
+        return sum(
+            F.cross_entropy(z.reshape(-1, z.shape[-1]), targets[..., j].reshape(-1)) for j, z in enumerate(logits)
+        )
 
 
 def caption_batch(
@@ -311,25 +358,37 @@ def vqa_batch(
     n_image_tokens: int = 36,
     blind: bool = False,
     turns: int = len(QUESTION_TYPES),
+    targets: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image)."""
-    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
-    images, conversations = vqa_examples(batch_size, seed, turns)
-    return llava_batch(tokenizer, None if blind else images, conversations, n_image_tokens)
+    """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image);
+    targets: also the scenes' patch_targets (B, 36, 3), for the auxiliary patch loss."""
+    scenes = vqa_scenes(require_int("batch_size", batch_size, low=1, high=MAX_SCENES), seed)
+    batch = llava_batch(tokenizer, None if blind else scenes.images, vqa_conversations(scenes, seed, turns),
+                        n_image_tokens)
+    if targets:
+        batch["patch_targets"] = patch_targets(scenes)
+    return batch
 
 
 def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
                 batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False,
-                turns: int = len(QUESTION_TYPES), no_decay: str = "standard", progress: bool = True,
-                desc: str | None = None) -> TrainResult:
+                turns: int = len(QUESTION_TYPES), no_decay: str = "standard", patch_loss: float = 0.0,
+                progress: bool = True, desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
     conversations of `turns` questions per image (blind=True withholds the image); no_decay: the rule of
-    training.no_decay_parameters.
+    training.no_decay_parameters; patch_loss: weight of the auxiliary loss of a PatchAttributeHead (seeded by
+    `seed`) on the projector's tokens, added in stage 2 (0: none).
     Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
     require_tokenizer("tokenizer", tokenizer)
     batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
     seed, turns = require_int("seed", seed, low=0), require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
+    patch_loss = require_finite("patch_loss", patch_loss)
+    if patch_loss < 0:
+        raise ValueError(f"patch_loss must be a weight >= 0 (0: no auxiliary loss), got {patch_loss}")
+    if patch_loss and (stage != 2 or blind):
+        raise ValueError(f"patch_loss applies to stage 2 with the image (got stage={stage}, blind={blind}); "
+                         f"pass patch_loss=0 here")
     n = model.config.image_seq_length
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
@@ -337,12 +396,30 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
         return (
             caption_batch(tokenizer, batch_size, s, n)
             if stage == 1
-            else vqa_batch(tokenizer, batch_size, s, n, blind, turns)
+            else vqa_batch(tokenizer, batch_size, s, n, blind, turns, targets=bool(patch_loss))
         )
 
     desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
-    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, no_decay=no_decay, progress=progress,
-                 desc=desc)
+    if not patch_loss:
+        return train(model, batch_fn, lm_loss, steps=steps, lr=lr, params=params, no_decay=no_decay,
+                     progress=progress, desc=desc)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        head = PatchAttributeHead(model.config.text_config.hidden_size)
+    tokens: list[torch.Tensor] = []
+    hook = model.model.multi_modal_projector.register_forward_hook(lambda module, args, out: tokens.append(out))
+
+    def loss_fn(pair: nn.ModuleDict, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        targets = batch.pop("patch_targets")
+        tokens.clear()
+        loss = lm_loss(pair["llava"], batch)
+        return loss + patch_loss * pair["head"].loss(tokens[-1], targets)
+
+    try:  # the pair trains together; only the LLaVA is kept
+        return train(nn.ModuleDict({"llava": model, "head": head}), batch_fn, loss_fn, steps=steps, lr=lr,
+                     params=params + list(head.parameters()), no_decay=no_decay, progress=progress, desc=desc)
+    finally:
+        hook.remove()
 
 
 # ---- generation and evaluation ----------------------------------------------------------------------
@@ -536,10 +613,11 @@ def train_two_stages(
     turns: int = len(QUESTION_TYPES),
     blind: bool = False,
     no_decay: str = "standard",
+    patch_loss: float = 0.0,
     progress: bool = True,
 ) -> tuple[TrainResult | None, TrainResult]:
     """Stage 1 (skipped when blind: there is no image to align) then stage 2; no_decay: training.no_decay_parameters'
-    rule."""
+    rule; patch_loss: stage 2's auxiliary patch loss (train_stage), not used when blind (no image tokens)."""
     first = (
         None
         if blind
@@ -549,5 +627,6 @@ def train_two_stages(
         )
     )
     second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed,
-                         blind=blind, turns=turns, no_decay=no_decay, progress=progress)
+                         blind=blind, turns=turns, no_decay=no_decay, patch_loss=0.0 if blind else patch_loss,
+                         progress=progress)
     return first, second
