@@ -55,11 +55,11 @@ from transformers.utils import logging as hf_logging
 
 from course_lib import check, seed_everything
 from course_lib.base.seeding import choose_threads, torch_threads
+from course_lib.locality import position_probes
 from course_lib.models import bridges as br
 from course_lib.models import cross_attention as xa
 from course_lib.models import llava as lv
 from course_lib.models import qformer as qf
-from course_lib.locality import position_probes
 from course_lib.models.causal_lm import load_tiny_lm
 from course_lib.models.clip import load_tiny_clip
 from course_lib.models.resampler import ResamplerBridge
@@ -417,17 +417,18 @@ for name in ("patch tokens, raster order", "the object's own patches, averaged",
 print(f"live Q-Former K=8 tokens below 0.30 (chance 0.11): {probes['live Q-Former K=8'] < 0.3}")
 
 # %% [markdown]
-# An object drawn in another cell gives its patches the same pixels, so whatever they know of the
-# cell came from the tower's position embeddings, and they keep it only partly (0.47). The cell
+# An object drawn in another cell gives its patches the same pixels (up to a small jitter inside
+# the cell), so whatever they know of the cell came from the tower's position embeddings, and they keep it only partly (0.47). The cell
 # is in *which slot* the object's patches occupy (1.00 in raster order); averaged over all patches,
 # almost nothing is left (0.16). The MLP maps each patch on its own, so the slots reach the LM as
 # token positions. A pooling bridge sums patches with weights set by their content: it keeps what
 # the content says and drops the slot. The live Q-Former's tokens keep little of the cell (the
-# verdict above). Two levers that write position into what the Q-Former reads (data/README.md) show a
-# second gap: 2-D positions added to the features put the cell into the Q-Former's tokens (a probe
-# reads it there), yet the trained LM still answered position near chance; positions in the
-# cross-attention keys only (Qwen-VL's adapter) put little of it there. So the slot is lost, and
-# whether our LM can learn to read a position written into content is open. Honeybee (Cha et al.
+# verdict above). Levers that write position into what the Q-Former reads (`data/README.md`)
+# show a second gap: added to the features, or as extra feature channels, 2-D positions put the
+# cell into the Q-Former's tokens (a probe reads it there), yet the trained LM still answered
+# position near chance; in the cross-attention keys only (Qwen-VL's adapter) they barely reached
+# the tokens. So the slot is lost, and whether our LM can learn to read a position written into
+# content is open. Honeybee (Cha et al.
 # 2024) names the property *locality* and keeps it with convolutions and local pooling (its
 # C-Abstractor).
 

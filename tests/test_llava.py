@@ -196,6 +196,14 @@ def test_patch_loss_refuses_bad_weights_and_the_blind_model(tok, random_llava, k
         llava.train_stage(random_llava, tok, 1, steps=1, batch_size=2, progress=False, patch_loss=1.0)
 
 
+def test_patch_loss_needs_one_image_token_per_patch(tok):
+    model = llava.build_tiny_llava(tiny_clip_config(tok).vision_config,
+                                   build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1), tok)
+    model.config.image_seq_length = 37  # the class token kept (strategy "full")
+    with pytest.raises(ValueError, match="one image token per patch"):
+        llava.train_stage(model, tok, 2, steps=1, batch_size=2, progress=False, patch_loss=1.0)
+
+
 def test_generation_on_shipped_model_answers_from_the_vocabulary(shipped):
     model, tok = shipped
     scenes, qa = llava.eval_set(60, SEEDS.llava_eval)

@@ -15,6 +15,7 @@ Taught in notebook 05, sections 2-7 (the visual-token count is budgets.tokens_pe
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -328,7 +329,7 @@ def patch_targets(scenes: Scenes, grid: int = 6) -> torch.Tensor:
 class PatchAttributeHead(nn.Module):
     """Stage 2's auxiliary probe: a linear map from each projected patch token (B, N, D) to its object's colour,
     shape and cell, each with a background class. It trains beside the LLaVA and is then dropped, so the saved
-    model stays a plain LlavaForConditionalGeneration. Taught in notebook 05, section 7."""
+    model stays a plain LlavaForConditionalGeneration. Taught in notebook 05, sections 6 and 7."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -366,7 +367,7 @@ def vqa_batch(
     batch = llava_batch(tokenizer, None if blind else scenes.images, vqa_conversations(scenes, seed, turns),
                         n_image_tokens)
     if targets:
-        batch["patch_targets"] = patch_targets(scenes)
+        batch["patch_targets"] = patch_targets(scenes, grid=math.isqrt(n_image_tokens))
     return batch
 
 
@@ -390,6 +391,9 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
         raise ValueError(f"patch_loss applies to stage 2 with the image (got stage={stage}, blind={blind}); "
                          f"pass patch_loss=0 here")
     n = model.config.image_seq_length
+    if patch_loss and math.isqrt(n) ** 2 != n:
+        raise ValueError(f"patch_loss needs one image token per patch (vision_feature_select_strategy 'default'), "
+                         f"got image_seq_length {n}; pass patch_loss=0 for this model")
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         s = step_seed(seed, step) * 4 + stage
