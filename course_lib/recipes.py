@@ -151,7 +151,7 @@ class LLaVARecipe:
     turns: int
     seed: int = 0
     no_decay: str = "standard"  # training.no_decay_parameters' rule
-    patch_loss: float = 0.0  # stage 2's auxiliary per-patch attribute loss (llava.PatchAttributeHead), its weight
+    patch_loss: float = 0.0  # stage 2's auxiliary per-patch attribute loss (llava.AttributeHead), its weight
 
 
 # The LLaVA recipe with the no-decay rule, trained longer; the levers tried towards issue 16's target, each a
@@ -169,7 +169,9 @@ LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=600, batch_size=32, lr1=
 class BridgeRecipe:
     """One recipe for the bridge rows of notebook 06 (models.bridges.train_bridge): the same cached features
     (a pool of `pool_scenes` scenes with `turns` questions each), steps, batch and learning rate; the vision
-    tower frozen; the LM frozen (only the bridge trains) unless train_lm."""
+    tower frozen; the LM frozen (only the bridge trains) unless train_lm. positions: scale of the 2-D sin-cos
+    positions added to the cached features (bridges.add_positions); slot_loss: weight of the auxiliary slot loss
+    on the tokens of the bridges that pool with K queries (bridges.POOLING_KINDS, bridges.slot_targets)."""
 
     steps: int = 250
     batch_size: int = 32
@@ -178,21 +180,27 @@ class BridgeRecipe:
     turns: int = 4
     seed: int = 0
     train_lm: bool = False
+    positions: float = 3.0
+    slot_loss: float = 1.0
 
 
 # Two regimes over the same rows: the LM frozen, as BLIP-2 and Flamingo keep their LLM, and the LM trained
 # with the bridge, as LLaVA's stage 2 (the frozen tiny LM gains little from any bridge: notebook 06, section 7).
 BRIDGES_CHECKPOINT = BridgeRecipe()
-BRIDGES_LM_TRAINED = BridgeRecipe(steps=1000, lr=2e-3, train_lm=True)
+BRIDGES_LM_TRAINED = BridgeRecipe(steps=1500, lr=2e-3, train_lm=True)
 # (name, kind, visual tokens asked for) of the shipped comparison, in both regimes
 BRIDGE_ROWS: tuple[tuple[str, str, int], ...] = (
     ("qformer_8", "qformer", 8), ("mlp_36", "mlp", 36), ("xattn", "xattn", 0), ("perceiver_8", "perceiver", 8),
     ("qformer_4", "qformer", 4), ("qformer_16", "qformer", 16), ("qformer_32", "qformer", 32))
 # InstructBLIP and its control, LM trained, one question per image (the question is the Q-Former's instruction):
-# 4,000 steps of 32 questions, as many training questions as 1,000 steps of 32 four-question conversations
+# 4,000 steps of 32 questions, two thirds of the training questions of the LM-trained rows (build time)
 BRIDGES_ONE_TURN = BridgeRecipe(steps=4000, lr=2e-3, train_lm=True)
 BRIDGE_ONE_TURN_ROWS: tuple[tuple[str, str, int], ...] = (
     ("instructblip_8", "instructblip", 8), ("qformer_8_one_turn", "qformer", 8))
+# what each lever buys, LM trained: the recipe with one lever removed, (row, recipe) pairs
+BRIDGE_ABLATIONS: tuple[tuple[tuple[str, str, int], BridgeRecipe], ...] = (
+    (("qformer_8_no_positions", "qformer", 8), replace(BRIDGES_LM_TRAINED, positions=0.0)),
+    (("qformer_8_no_slots", "qformer", 8), replace(BRIDGES_LM_TRAINED, slot_loss=0.0)))
 # notebook 06's live run: Q-Former K=8 with the LM-trained recipe, shorter
 BRIDGES_LIVE = BridgeRecipe(steps=800, lr=2e-3, train_lm=True)
 

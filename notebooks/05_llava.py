@@ -256,7 +256,7 @@ for prompt in ["how many objects are there ?", "is there a red circle ?", "what 
 # evaluation asks every question first, with nothing to copy.
 # **One addition of ours** (section 7 says why): stage 2 also trains a linear head on the
 # projector's 36 tokens to name, for each patch, the colour, shape and cell of the object it
-# belongs to, or background (`lv.PatchAttributeHead`); its loss is added to the answer loss with
+# belongs to, or background (`lv.AttributeHead`); its loss is added to the answer loss with
 # weight 1 and the head is then dropped, so the saved model is a plain
 # `LlavaForConditionalGeneration`. Both stages run through the course's one training loop,
 # `course_lib.training.train`.

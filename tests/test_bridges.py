@@ -139,7 +139,8 @@ def test_flop_formula_matches_flop_counter(tok, lm):
 def test_prefix_vlm_guards_placeholders_and_trains_one_step(tok, lm):
     model = br.build_bridge_vlm("qformer", lm, tok, num_tokens=4, vision_width=64)
     assert br.trainable_parameters(model) == sum(p.numel() for p in model.bridge.parameters())
-    pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two")]] * 6)
+    pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two")]] * 6,
+                          torch.full((6, 3, 3), -1))
     result = br.train_bridge(model, tok, pool, steps=2, batch_size=3, lr=1e-3, progress=False)
     assert result.steps == 2 and all(torch.isfinite(torch.tensor(result.losses)))
     bad = torch.tensor([[tok.bos_token_id] + [tok.image_token_id] * 3 + [10]])
@@ -187,7 +188,8 @@ def test_instructblip_queries_read_the_question_and_only_they_look_at_the_image(
     with pytest.raises(ValueError, match="instruction_ids"):
         model(features=features[:1], input_ids=ids)
     pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two"),
-                                                    ("what color is the circle ?", "red")]] * 6)
+                                                    ("what color is the circle ?", "red")]] * 6,
+                          torch.full((6, 3, 3), -1))
     with pytest.raises(ValueError, match="one question per image"):
         br.bridge_batch(model, tok, pool, [0, 1])
     batch = br.bridge_batch(model, tok, pool, [0, 1], turns=[0, 1])
@@ -229,6 +231,7 @@ def test_shipped_bridges_follow_the_recipes():
     from dataclasses import asdict
 
     from course_lib.recipes import (
+        BRIDGE_ABLATIONS,
         BRIDGE_ONE_TURN_ROWS,
         BRIDGE_ROWS,
         BRIDGES_CHECKPOINT,
@@ -244,6 +247,14 @@ def test_shipped_bridges_follow_the_recipes():
         assert {k: part["recipe"][k] for k in asdict(recipe)} == asdict(recipe)
         assert list(part["rows"]) == [name for name, _, _ in rows]
         assert all(part["rows"][name]["kind"] == kind for name, kind, _ in rows)
+        for name, kind, _ in rows:  # the slot loss goes to the pooling bridges only
+            assert part["rows"][name]["positions"] == recipe.positions
+            assert part["rows"][name]["slot_loss"] == (recipe.slot_loss if kind in br.POOLING_KINDS else 0.0)
+    ablation = shipped["ablation"]["rows"]
+    assert list(ablation) == [name for (name, _, _), _ in BRIDGE_ABLATIONS]
+    for (name, kind, _), recipe in BRIDGE_ABLATIONS:
+        assert (ablation[name]["kind"], ablation[name]["positions"], ablation[name]["slot_loss"]) == (
+            kind, recipe.positions, recipe.slot_loss)
 
 
 def test_building_a_bridge_keeps_the_callers_thread_count(tok, lm):
@@ -252,3 +263,65 @@ def test_building_a_bridge_keeps_the_callers_thread_count(tok, lm):
     with torch_threads(1):  # a build at a fixed count must stay there whatever the machine's load
         br.build_bridge_vlm("qformer", lm, tok, num_tokens=2)
         assert torch.get_num_threads() == 1
+
+
+def test_add_positions_writes_each_patchs_grid_position_into_its_features():
+    from course_lib.patches import sincos_position_embeddings
+
+    features = torch.randn(2, 36, 64)
+    out = br.add_positions(features, 3.0)
+    expected = 3.0 * torch.from_numpy(sincos_position_embeddings(6, 6, 64)).expand(2, -1, -1)
+    assert torch.allclose(out - features, expected, atol=1e-6)
+    assert br.add_positions(features, 0.0) is features
+    with pytest.raises(ValueError, match="square grid"):
+        br.add_positions(torch.randn(2, 35, 64), 1.0)
+    with pytest.raises(ValueError, match="scale"):
+        br.add_positions(features, float("nan"))
+
+
+def test_slot_targets_give_each_object_its_own_token_by_the_cheapest_assignment():
+    import itertools
+
+    from course_lib.models.llava import AttributeHead
+
+    torch.manual_seed(0)
+    head, tokens = AttributeHead(16), torch.randn(3, 5, 16)
+    objects = torch.tensor([[[0, 1, 4], [2, 3, 8], [-1, -1, -1]],
+                            [[5, 0, 0], [1, 2, 3], [3, 4, 6]],
+                            [[4, 4, 2], [-1, -1, -1], [-1, -1, -1]]])
+    targets = br.slot_targets(head, tokens, objects)
+    background = torch.tensor([s - 1 for s in head.sizes])
+    logp = head.log_probs(tokens)
+    for i in range(3):
+        present = objects[i][objects[i, :, 0] >= 0]
+        slots = [k for k in range(5) if not torch.equal(targets[i, k], background)]
+        assert len(slots) == len(present)  # one token per object, background elsewhere
+        assert sorted(targets[i, slots].tolist()) == sorted(present.tolist())
+
+        def cost(assign, i=i, present=present):
+            return -sum(float(logp[j][i, k, present[n, j]]) for n, k in enumerate(assign) for j in range(3))
+
+        best = min(itertools.permutations(range(5), len(present)), key=cost)
+        chosen = [next(k for k in slots if torch.equal(targets[i, k], present[n])) for n in range(len(present))]
+        assert cost(chosen) == pytest.approx(cost(best))
+    with pytest.raises(ValueError, match="one token per object"):
+        br.slot_targets(head, tokens[:, :2], objects)
+
+
+def test_slot_loss_trains_a_pooling_bridge_and_refuses_the_others(tok, lm):
+    from course_lib.shapes_world import generate_scenes
+
+    scenes = generate_scenes(6, seed=1, min_objects=1, max_objects=3)
+    pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two")]] * 6,
+                          br.scene_objects(scenes))
+    model = br.build_bridge_vlm("qformer", lm, tok, num_tokens=4, vision_width=64)
+    keys = set(model.state_dict())
+    plain = br.train_bridge(copy.deepcopy(model), tok, pool, steps=1, batch_size=3, lr=1e-3, progress=False)
+    slots = br.train_bridge(model, tok, pool, steps=1, batch_size=3, lr=1e-3, progress=False, slot_loss=1.0)
+    assert slots.losses[0] > plain.losses[0] + 1.0  # the head's initial loss (about ln 7 + ln 6 + ln 10) is added
+    assert set(model.state_dict()) == keys and not model.bridge._forward_hooks  # the head is dropped
+    with pytest.raises(ValueError, match="slot_loss"):
+        br.train_bridge(model, tok, pool, steps=1, batch_size=3, lr=1e-3, progress=False, slot_loss=-1.0)
+    mlp = br.build_bridge_vlm("mlp", lm, tok, vision_width=64)
+    with pytest.raises(ValueError, match="K learned queries"):
+        br.train_bridge(mlp, tok, pool, steps=1, batch_size=3, lr=1e-3, progress=False, slot_loss=1.0)

@@ -5,11 +5,14 @@ gated cross-attention (0 tokens).
 Taught in notebook 06, sections 6-8: one recipe per regime (same cached features and data; the LM frozen, or
 trained with the bridge) through `course_lib.training.train`, the same held-out questions as notebook 05
 (`llava.eval_set`), the costs a designer compares (visual tokens, trainable parameters, prefill FLOPs checked
-with FlopCounterMode, measured prefill time, KV-cache bytes), and where instruction-aware queries look.
+with FlopCounterMode, measured prefill time, KV-cache bytes), and where instruction-aware queries look; and the
+two levers that let a pooling bridge keep where an object is (section 7): 2-D positions added to the features
+(add_positions) and a DETR-style slot loss on its K tokens (slot_targets, train_bridge(slot_loss=)).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +21,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import CLIPModel, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from ..base.seeding import seed_everything
-from ..base.validation import require_array, require_choice, require_int
+from ..base.validation import require_array, require_choice, require_finite, require_int
 from ..budgets import config_kv_bytes
+from ..patches import sincos_position_embeddings
 from ..shapes_world import QA, QUESTION_TYPES, SHAPES, Scenes, cell_patches
 from ..tokenizer import encode
 from ..training import TrainResult, step_seed, train
@@ -33,16 +38,19 @@ from .cross_attention import build_tiny_idefics, gates, idefics_inputs
 from .dual_encoder import to_pixel_values
 from .llava import (
     FEATURE_LAYER,
+    AttributeHead,
     Projector,
     Turn,
     conversation_batch,
-    vqa_examples,
+    vqa_conversations,
     vqa_metrics,
+    vqa_scenes,
 )
 from .qformer import InstructQFormerBridge, QFormerBridge, require_features, require_image_placeholders
 from .resampler import ResamplerBridge
 
 KINDS: tuple[str, ...] = ("mlp", "qformer", "perceiver", "xattn", "instructblip")
+POOLING_KINDS: tuple[str, ...] = ("qformer", "perceiver", "instructblip")  # K learned queries pool the patches
 
 
 # ---- cached vision features ---------------------------------------------------------------------
@@ -68,21 +76,47 @@ def vision_features(clip: CLIPModel, images: np.ndarray, batch_size: int = 500) 
     return torch.cat(out)
 
 
+def add_positions(features: torch.Tensor, scale: float) -> torch.Tensor:
+    """features (B, N, Dv) + scale x each patch's fixed 2-D sin-cos position (patches.sincos_position_embeddings;
+    N patches in raster order on a square grid): an object's cell written into its patches' content, which a
+    pooling bridge keeps (notebook 06, section 7). scale 0 returns the features unchanged."""
+    require_array("features", features, ndim=3, dtype="f")
+    scale = require_finite("scale", scale)
+    n, width = features.shape[1:]
+    grid = math.isqrt(n)
+    if grid * grid != n or width % 4:
+        raise ValueError(f"features must be (B, N, Dv) with N a square grid of patches and Dv a multiple of 4, "
+                         f"got {tuple(features.shape)}")
+    if not scale:
+        return features
+    return features + scale * torch.from_numpy(sincos_position_embeddings(grid, grid, width)).to(features.dtype)
+
+
 @dataclass
 class FeaturePool:
-    """Training examples with their image features computed once: features (P, N, Dv), one conversation per scene."""
+    """Training examples with their image features computed once: features (P, N, Dv), one conversation per
+    scene, and each scene's objects (P, MAX_OBJECTS, 3): colour, shape and cell indices, -1 where absent."""
 
     features: torch.Tensor
     conversations: list[list[Turn]]
+    objects: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.conversations)
 
 
-def feature_pool(clip: CLIPModel, n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> FeaturePool:
-    """Seeded scenes (1-3 objects) with `turns` questions each (llava.vqa_examples), features cached."""
-    images, conversations = vqa_examples(require_int("n_scenes", n_scenes, low=1), seed, turns)
-    return FeaturePool(vision_features(clip, images), conversations)
+def scene_objects(scenes: Scenes) -> torch.Tensor:
+    """(B, MAX_OBJECTS, 3) long: colour, shape and cell of each object of each scene, -1 where absent."""
+    return torch.from_numpy(np.stack([scenes.colors, scenes.shapes, scenes.cells], axis=-1).astype(np.int64))
+
+
+def feature_pool(clip: CLIPModel, n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES),
+                 positions: float = 0.0) -> FeaturePool:
+    """Seeded scenes (1-3 objects) with `turns` questions each (as llava.vqa_examples), features cached, with
+    add_positions(features, positions)."""
+    scenes = vqa_scenes(require_int("n_scenes", n_scenes, low=1), seed)
+    features = add_positions(vision_features(clip, scenes.images), positions)
+    return FeaturePool(features, vqa_conversations(scenes, seed, turns), scene_objects(scenes))
 
 
 # ---- the two ways in: tokens in the sequence, or cross-attention inside the LM ------------------------
@@ -233,6 +267,30 @@ def bridge_batch(
     return batch
 
 
+@torch.no_grad()
+def slot_targets(head: AttributeHead, tokens: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
+    """(B, K, 3) targets that make a pooling bridge's K tokens (B, K, D) object slots: each object of `objects`
+    (B, M, 3: colour, shape, cell; -1 where absent) goes to its own token, the one-to-one assignment under which
+    the head finds the objects most likely (DETR's Hungarian matching, scipy's linear_sum_assignment); every
+    other token gets the background classes. Taught in notebook 06, section 7."""
+    require_array("tokens", tokens, ndim=3, dtype="f")
+    require_array("objects", objects, ndim=3)
+    if objects.shape[0] != tokens.shape[0] or objects.shape[2] != 3:
+        raise ValueError(f"objects must be (B, M, 3) for tokens {tuple(tokens.shape)}, got {tuple(objects.shape)}")
+    most = int((objects[..., 0] >= 0).sum(1).max())
+    if most > tokens.shape[1]:
+        raise ValueError(f"a scene has {most} objects but the bridge gives {tokens.shape[1]} tokens: one token per "
+                         f"object is needed; use num_tokens >= {most} or slot_loss=0")
+    logp = head.log_probs(tokens)
+    targets = torch.tensor([size - 1 for size in head.sizes]).repeat(*tokens.shape[:2], 1)
+    for i in range(len(tokens)):
+        present = objects[i][objects[i, :, 0] >= 0]  # (n, 3)
+        cost = -sum(logp[j][i][:, present[:, j]] for j in range(3))  # (K, n)
+        rows, cols = linear_sum_assignment(cost.numpy())
+        targets[i, torch.as_tensor(rows)] = present[torch.as_tensor(cols)]
+    return targets
+
+
 def train_bridge(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerFast,
@@ -246,19 +304,51 @@ def train_bridge(
     desc: str = "bridge",
     after_step: Callable[[nn.Module], None] | None = None,
     one_turn: bool = False,
+    slot_loss: float = 0.0,
 ) -> TrainResult:
     """Train what is trainable (the bridge, and the LM if train_language_model) with course_lib.training.train
     on batches drawn from the pool (rows of step s: a permutation seeded by training.step_seed(seed, s));
-    one_turn: each row keeps one of its questions, drawn with the same seed (required by InstructBLIP)."""
+    one_turn: each row keeps one of its questions, drawn with the same seed (required by InstructBLIP);
+    slot_loss: weight of an auxiliary AttributeHead loss (seeded by `seed`, dropped after training) on a pooling
+    bridge's tokens with slot_targets (0: none)."""
     batch_size = require_int("batch_size", batch_size, low=1, high=len(pool))
+    slot_loss = require_finite("slot_loss", slot_loss)
+    if slot_loss < 0:
+        raise ValueError(f"slot_loss must be a weight >= 0 (0: no auxiliary loss), got {slot_loss}")
+    if slot_loss and not isinstance(getattr(model, "bridge", None), (QFormerBridge, ResamplerBridge)):
+        raise ValueError(f"slot_loss applies to a bridge of K learned queries ({', '.join(POOLING_KINDS)}), got "
+                         f"{type(getattr(model, 'bridge', model)).__name__}; pass slot_loss=0 for this model")
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng(step_seed(seed, step))
         rows = rng.choice(len(pool), batch_size, replace=False).tolist()
         turns = [int(rng.integers(len(pool.conversations[i]))) for i in rows] if one_turn else None
-        return bridge_batch(model, tokenizer, pool, rows, turns)
+        batch = bridge_batch(model, tokenizer, pool, rows, turns)
+        if slot_loss:
+            batch["objects"] = pool.objects[rows]
+        return batch
 
-    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, progress=progress, desc=desc, after_step=after_step)
+    common = dict(steps=steps, lr=lr, progress=progress, desc=desc, after_step=after_step)
+    if not slot_loss:
+        return train(model, batch_fn, lm_loss, **common)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        head = AttributeHead(model.lm.config.hidden_size)
+    tokens: list[torch.Tensor] = []
+    hook = model.bridge.register_forward_hook(lambda module, args, out: tokens.append(out))
+
+    def loss_fn(pair: nn.ModuleDict, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        objects = batch.pop("objects")
+        tokens.clear()
+        loss = lm_loss(pair["model"], batch)
+        return loss + slot_loss * pair["head"].loss(tokens[-1], slot_targets(pair["head"], tokens[-1], objects))
+
+    if after_step is not None:
+        common["after_step"] = lambda pair: after_step(pair["model"])
+    try:  # the pair trains together; only the model is kept
+        return train(nn.ModuleDict({"model": model, "head": head}), batch_fn, loss_fn, **common)
+    finally:
+        hook.remove()
 
 
 # ---- answers and evaluation ---------------------------------------------------------------------------

@@ -326,22 +326,25 @@ def patch_targets(scenes: Scenes, grid: int = 6) -> torch.Tensor:
     return out
 
 
-class PatchAttributeHead(nn.Module):
-    """Stage 2's auxiliary probe: a linear map from each projected patch token (B, N, D) to its object's colour,
-    shape and cell, each with a background class. It trains beside the LLaVA and is then dropped, so the saved
-    model stays a plain LlavaForConditionalGeneration. Taught in notebook 05, sections 6 and 7."""
+class AttributeHead(nn.Module):
+    """An auxiliary probe: a linear map from each visual token (B, N, D) to its object's colour, shape and cell,
+    each with a background class. It trains beside the model and is then dropped, so the saved model keeps its
+    own class. Taught in notebook 05, sections 6-7 (one token per patch, targets from patch_targets) and notebook
+    06, section 7 (a pooling bridge's tokens as object slots, targets from bridges.slot_targets)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.sizes = (len(COLORS) + 1, len(SHAPES) + 1, N_CELLS + 1)
         self.linear = nn.Linear(require_int("width", width, low=1), sum(self.sizes))
 
+    def log_probs(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Colour, shape and cell log-probabilities of each token: tokens (B, N, D) -> three (B, N, classes)."""
+        return [z.log_softmax(-1) for z in self.linear(tokens).split(self.sizes, dim=-1)]
+
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Sum of the three cross-entropies over every patch: tokens (B * N, D) or (B, N, D), targets (B, N, 3)."""
-        logits = self.linear(tokens.reshape(*targets.shape[:2], -1)).split(self.sizes, dim=-1)
-        return sum(
-            F.cross_entropy(z.reshape(-1, z.shape[-1]), targets[..., j].reshape(-1)) for j, z in enumerate(logits)
-        )
+        """Sum of the three cross-entropies over every token: tokens (B * N, D) or (B, N, D), targets (B, N, 3)."""
+        logp = self.log_probs(tokens.reshape(*targets.shape[:2], -1))
+        return sum(F.nll_loss(z.reshape(-1, z.shape[-1]), targets[..., j].reshape(-1)) for j, z in enumerate(logp))
 
 
 def caption_batch(
@@ -377,7 +380,7 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
                 progress: bool = True, desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
     conversations of `turns` questions per image (blind=True withholds the image); no_decay: the rule of
-    training.no_decay_parameters; patch_loss: weight of the auxiliary loss of a PatchAttributeHead (seeded by
+    training.no_decay_parameters; patch_loss: weight of the auxiliary loss of an AttributeHead (seeded by
     `seed`) on the projector's tokens, added in stage 2 (0: none).
     Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
@@ -409,7 +412,7 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
                      progress=progress, desc=desc)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        head = PatchAttributeHead(model.config.text_config.hidden_size)
+        head = AttributeHead(model.config.text_config.hidden_size)
     tokens: list[torch.Tensor] = []
     hook = model.model.multi_modal_projector.register_forward_hook(lambda module, args, out: tokens.append(out))
 

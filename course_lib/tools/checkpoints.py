@@ -14,7 +14,7 @@ import argparse
 import json
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -176,20 +176,21 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
     """Notebook 06's comparison (metrics only) over the shipped tiny CLIP tower (frozen, features cached) and the
     shipped tiny LM, evaluated on notebook 05's held-out questions: every row of recipes.BRIDGE_ROWS with the LM
     frozen (BRIDGES_CHECKPOINT, "rows"), the same rows with the LM trained (BRIDGES_LM_TRAINED, "lm_trained"),
-    BRIDGE_ONE_TURN_ROWS (BRIDGES_ONE_TURN, "one_turn": InstructBLIP, its attention maps, and its control);
+    BRIDGE_ONE_TURN_ROWS (BRIDGES_ONE_TURN, "one_turn": InstructBLIP, its attention maps, and its control),
+    BRIDGE_ABLATIONS ("ablation": the Q-Former K = 8, LM trained, without positions or without the slot loss);
     also the frozen LM without an image (IDEFICS at initialisation is exactly that LM). The results so far
     are written to folder/metrics.partial.json after every row."""
     from ..models import bridges as br
-    from ..recipes import BRIDGE_ONE_TURN_ROWS, BRIDGE_ROWS, BRIDGES_LM_TRAINED, BRIDGES_ONE_TURN
+    from ..recipes import BRIDGE_ABLATIONS, BRIDGE_ONE_TURN_ROWS, BRIDGE_ROWS, BRIDGES_LM_TRAINED, BRIDGES_ONE_TURN
 
     spec = CHECKPOINTS["bridges"]
     r = spec.recipe
     partial = Path(folder) / "metrics.partial.json"
     with torch_threads(spec.threads):
         clip, _ = load_tiny_clip()
-        pool = br.feature_pool(clip, r.pool_scenes, SEEDS.bridges_pool, r.turns)
+        raw_pool = br.feature_pool(clip, r.pool_scenes, SEEDS.bridges_pool, r.turns)
         scenes, qa = eval_set(1000, SEEDS.llava_eval)
-        scene_features = br.vision_features(clip, scenes.images)
+        raw_features = br.vision_features(clip, scenes.images)
 
         def recipe(rec: Any) -> dict[str, Any]:
             return {**asdict(rec), "pool_seed": SEEDS.bridges_pool, "lm": "trained" if rec.train_lm else "frozen",
@@ -197,11 +198,15 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
 
         results: dict[str, Any] = {"recipe": recipe(r), "eval": {"questions": len(qa), "seed": SEEDS.llava_eval},
                                    "rows": {}, "lm_trained": {"recipe": recipe(BRIDGES_LM_TRAINED), "rows": {}},
-                                   "one_turn": {"recipe": recipe(BRIDGES_ONE_TURN), "rows": {}}}
-        plan = ((BRIDGE_ROWS, r, False, results["rows"]),
-                (BRIDGE_ROWS, BRIDGES_LM_TRAINED, False, results["lm_trained"]["rows"]),
-                (BRIDGE_ONE_TURN_ROWS, BRIDGES_ONE_TURN, True, results["one_turn"]["rows"]))
+                                   "one_turn": {"recipe": recipe(BRIDGES_ONE_TURN), "rows": {}},
+                                   "ablation": {"recipe": recipe(BRIDGES_LM_TRAINED), "rows": {}}}
+        plan = [(rows, rec, False, results[key]["rows"] if key else results["rows"])
+                for key, rows, rec in (("", BRIDGE_ROWS, r), ("lm_trained", BRIDGE_ROWS, BRIDGES_LM_TRAINED))]
+        plan.append((BRIDGE_ONE_TURN_ROWS, BRIDGES_ONE_TURN, True, results["one_turn"]["rows"]))
+        plan += [((row,), rec, False, results["ablation"]["rows"]) for row, rec in BRIDGE_ABLATIONS]
         for rows, rec, one_turn, out in plan:
+            pool = replace(raw_pool, features=br.add_positions(raw_pool.features, rec.positions))
+            scene_features = br.add_positions(raw_features, rec.positions)
             for name, kind, tokens in rows:
                 lm, tokenizer = load_tiny_lm()
                 model = br.build_bridge_vlm(kind, lm, tokenizer, num_tokens=max(tokens, 1), seed=rec.seed,
@@ -212,8 +217,10 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
                 history: list[dict[str, float]] = []
                 run = br.train_bridge(model, tokenizer, pool, steps=rec.steps, batch_size=rec.batch_size, lr=rec.lr,
                                       seed=rec.seed, desc=name, one_turn=one_turn,
+                                      slot_loss=rec.slot_loss if kind in br.POOLING_KINDS else 0.0,
                                       after_step=br.gate_history_hook(history) if kind == "xattn" else None)
                 row = {"kind": kind, "visual_tokens": model.num_image_tokens, "one_turn": one_turn,
+                       "positions": rec.positions, "slot_loss": rec.slot_loss if kind in br.POOLING_KINDS else 0.0,
                        "trainable_parameters": br.trainable_parameters(model),
                        "metrics": {k: round(v, 4)
                                    for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()},

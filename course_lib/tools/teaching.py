@@ -58,9 +58,13 @@ CHECKPOINT_FACTS: dict[str, list[tuple[str, str, str]]] = {
     "06": [("bridges", "rows.qformer_8.metrics.overall",
             "Q-Former K=8 (LM frozen, 250 steps) exact match, all question types"),
            ("bridges", "lm_trained.rows.qformer_8.metrics.overall",
-            "Q-Former K=8 (LM trained, 1,000 steps) exact match, all question types"),
-           ("bridges", "lm_trained.rows.mlp_36.metrics.position",
-            "MLP 36 tokens (LM trained): position, the only row above the blind baseline there"),
+            "Q-Former K=8 (LM trained, 1,500 steps) exact match, all question types"),
+           ("bridges", "lm_trained.rows.qformer_8.metrics.position",
+            "Q-Former K=8 (LM trained): position, with 2-D positions in the features and the slot loss"),
+           ("bridges", "ablation.rows.qformer_8_no_slots.metrics.position",
+            "the same without the slot loss: position"),
+           ("bridges", "ablation.rows.qformer_8_no_positions.metrics.position",
+            "the same without the positions: position"),
            ("tiny_llava", "blind.overall", "the blind baseline they are compared with")],
 }
 NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s?(?:s|MB)\b)?")
