@@ -34,7 +34,8 @@
 #    show it on a tiny `IdeficsForVisionText2Text` carrying the course's LM;
 # 4. train bridges on notebook 05's task with the LM frozen and with the LM trained, and compare
 #    what a designer needs: visual tokens, trainable parameters, prefill FLOPs, time, KV cache,
-#    accuracy per question type (section 7: which rows beat the blind baseline, and on what);
+#    accuracy per question type (section 7: which rows beat the blind baseline, and on what), and
+#    say why pooling by content loses where an object is and what brings it back;
 # 5. place LLaVA, BLIP-2, Flamingo and CLIP on the early / middle / late fusion axis.
 #
 # **Why it matters.** Every vision-language model chooses a bridge, and the choice sets its cost
