@@ -642,8 +642,8 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # above uniform. But not at the object the question names: over 330 questions the share on the
 # named object equals the share on another one (to 0.002). In the example scene the two
 # questions' maps do differ (printed above), but not toward the named object on average.
-# Yet the row answers better than its control overall, most on colour and position (compare the
-# columns). So the question helps, but not by steering where the queries look: through
+# Yet the row answers better than its control overall, most on colour and position, though worse
+# on shape (compare the columns). So the question helps, but not by steering where the queries look: through
 # self-attention the instruction changes what the query outputs carry (section 8's first cell),
 # and how the LM uses that we have not measured. Two cautions: these are single runs, and the
 # control's position is at chance, the same failure as section 7's K = 16 row, so part of the
@@ -667,7 +667,7 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # position; the early-fusion Q-Former and the middle-fusion gated layers, which both attend over
 # patches by content, answered position only once the positions were written into the features
 # (and, for the Q-Former, once each object had a token of its own). With the LM frozen, only
-# middle fusion moved the answers at all.
+# middle fusion read position or changed the LM's colour and shape answers.
 #
 # ## 10 · Designer's explorer
 #
