@@ -107,18 +107,18 @@ def test_labels_cover_only_the_answers_and_their_eos(tok):
 
 
 def test_conversations_ask_every_question_type_once(tok):
-    images, conversations = llava.vqa_examples(6, seed=5, turns=7)
-    scenes = generate_scenes(6, seed=5, min_objects=1, max_objects=3, split="all")
-    assert np.array_equal(images, scenes.images)
+    scenes = llava.vqa_scenes(6, seed=5)
+    conversations = llava.vqa_conversations(scenes, seed=5, turns=7)
+    assert np.array_equal(scenes.images, generate_scenes(6, seed=5, min_objects=1, max_objects=3, split="all").images)
     for conversation, n in zip(conversations, scenes.n_objects):
         assert len(conversation) == (7 if n >= 2 else 6)  # relation needs two objects
         assert len({q for q, _ in conversation}) == len(conversation)
-    assert [len(c) for c in llava.vqa_examples(6, seed=5, turns=2)[1]] == [2] * 6
+    assert [len(c) for c in llava.vqa_conversations(scenes, seed=5, turns=2)] == [2] * 6
     batch = llava.vqa_batch(tok, 6, seed=5, turns=7)
     eos_labels = (batch["labels"] == tok.eos_token_id).sum(1)
     assert eos_labels.tolist() == [len(c) for c in conversations]
     with pytest.raises(ValueError, match="turns"):
-        llava.vqa_examples(6, seed=5, turns=8)
+        llava.vqa_conversations(scenes, seed=5, turns=8)
 
 
 def test_token_mismatch_raises(tok, random_llava):

@@ -112,7 +112,7 @@ def scene_objects(scenes: Scenes) -> torch.Tensor:
 
 def feature_pool(clip: CLIPModel, n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES),
                  positions: float = 0.0) -> FeaturePool:
-    """Seeded scenes (1-3 objects) with `turns` questions each (as llava.vqa_examples), features cached, with
+    """Seeded scenes (1-3 objects) with `turns` questions each (llava.vqa_conversations), features cached, with
     add_positions(features, positions)."""
     scenes = vqa_scenes(require_int("n_scenes", n_scenes, low=1), seed)
     features = add_positions(vision_features(clip, scenes.images), positions)

@@ -285,15 +285,8 @@ def caption_examples(n_scenes: int, seed: int) -> tuple[np.ndarray, list[list[Tu
     return scenes.images, [[("", caption)] for caption in make_captions(scenes, seed=seed)]
 
 
-def vqa_examples(n_scenes: int, seed: int, turns: int = len(QUESTION_TYPES)) -> tuple[np.ndarray, list[list[Turn]]]:
-    """(images, conversations) for VQA: seeded scenes of 1-3 objects, each with `turns` of its questions
-    (default: all; make_vqa asks one of each type, 'relation' needs two objects) in a random order."""
-    scenes = vqa_scenes(n_scenes, seed)
-    return scenes.images, vqa_conversations(scenes, seed, turns)
-
-
 def vqa_scenes(n_scenes: int, seed: int) -> Scenes:
-    """The seeded scenes (1-3 objects, any composition) that vqa_examples asks about."""
+    """The seeded scenes (1-3 objects, any composition) of the VQA conversations (vqa_conversations)."""
     return generate_scenes(
         require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES), seed=seed, min_objects=1, max_objects=3, split="all"
     )
