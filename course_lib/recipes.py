@@ -171,7 +171,9 @@ class BridgeRecipe:
     (a pool of `pool_scenes` scenes with `turns` questions each), steps, batch and learning rate; the vision
     tower frozen; the LM frozen (only the bridge trains) unless train_lm. positions: scale of the 2-D sin-cos
     positions added to the cached features (bridges.add_positions); slot_loss: weight of the auxiliary slot loss
-    on the tokens of the bridges that pool with K queries (bridges.POOLING_KINDS, bridges.slot_targets)."""
+    on the tokens of the bridges that pool with K queries (bridges.POOLING_KINDS, bridges.slot_targets); slot_steps:
+    a first stage in which those bridges learn the slots alone, before they meet the LM (as BLIP-2 trains its
+    Q-Former before connecting the LLM)."""
 
     steps: int = 250
     batch_size: int = 32
@@ -182,6 +184,7 @@ class BridgeRecipe:
     train_lm: bool = False
     positions: float = 3.0
     slot_loss: float = 1.0
+    slot_steps: int = 500
 
 
 # Two regimes over the same rows: the LM frozen, as BLIP-2 and Flamingo keep their LLM, and the LM trained
@@ -200,9 +203,9 @@ BRIDGE_ONE_TURN_ROWS: tuple[tuple[str, str, int], ...] = (
 # what each lever buys, LM trained: the recipe with one lever removed, (row, recipe) pairs
 BRIDGE_ABLATIONS: tuple[tuple[tuple[str, str, int], BridgeRecipe], ...] = (
     (("qformer_8_no_positions", "qformer", 8), replace(BRIDGES_LM_TRAINED, positions=0.0)),
-    (("qformer_8_no_slots", "qformer", 8), replace(BRIDGES_LM_TRAINED, slot_loss=0.0)))
-# notebook 06's live run: Q-Former K=8 with the LM-trained recipe, shorter
-BRIDGES_LIVE = BridgeRecipe(steps=800, lr=2e-3, train_lm=True)
+    (("qformer_8_no_slots", "qformer", 8), replace(BRIDGES_LM_TRAINED, slot_loss=0.0, slot_steps=0)))
+# notebook 06's live run: Q-Former K=8 with the LM-trained recipe, both stages shorter
+BRIDGES_LIVE = BridgeRecipe(steps=850, lr=2e-3, train_lm=True, slot_steps=300)
 
 
 # ---- temporal grounding on Shapes World clips (notebook 07) -------------------------------------------------

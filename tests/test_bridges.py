@@ -250,11 +250,12 @@ def test_shipped_bridges_follow_the_recipes():
         for name, kind, _ in rows:  # the slot loss goes to the pooling bridges only
             assert part["rows"][name]["positions"] == recipe.positions
             assert part["rows"][name]["slot_loss"] == (recipe.slot_loss if kind in br.POOLING_KINDS else 0.0)
+            assert part["rows"][name]["slot_steps"] == (recipe.slot_steps if kind in br.POOLING_KINDS else 0)
     ablation = shipped["ablation"]["rows"]
     assert list(ablation) == [name for (name, _, _), _ in BRIDGE_ABLATIONS]
     for (name, kind, _), recipe in BRIDGE_ABLATIONS:
-        assert (ablation[name]["kind"], ablation[name]["positions"], ablation[name]["slot_loss"]) == (
-            kind, recipe.positions, recipe.slot_loss)
+        assert (ablation[name]["kind"], ablation[name]["positions"], ablation[name]["slot_loss"],
+                ablation[name]["slot_steps"]) == (kind, recipe.positions, recipe.slot_loss, recipe.slot_steps)
 
 
 def test_building_a_bridge_keeps_the_callers_thread_count(tok, lm):
@@ -325,3 +326,37 @@ def test_slot_loss_trains_a_pooling_bridge_and_refuses_the_others(tok, lm):
     mlp = br.build_bridge_vlm("mlp", lm, tok, vision_width=64)
     with pytest.raises(ValueError, match="K learned queries"):
         br.train_bridge(mlp, tok, pool, steps=1, batch_size=3, lr=1e-3, progress=False, slot_loss=1.0)
+
+
+def test_a_slot_stage_trains_the_slots_before_the_lm_and_refuses_without_a_slot_loss(tok, lm):
+    from course_lib.shapes_world import generate_scenes
+
+    scenes = generate_scenes(6, seed=1, min_objects=1, max_objects=3)
+    pool = br.FeaturePool(torch.randn(6, 36, 64), [[("how many objects are there ?", "two")]] * 6,
+                          br.scene_objects(scenes))
+    model = br.build_bridge_vlm("qformer", lm, tok, num_tokens=4, vision_width=64)
+    lm_before = copy.deepcopy(model.lm.state_dict())
+    common = dict(steps=1, batch_size=3, lr=1e-2, progress=False, slot_loss=1.0)
+    cold = br.train_bridge(copy.deepcopy(model), tok, pool, **common)
+    warm = br.train_bridge(model, tok, pool, slot_steps=40, **common)
+    assert warm.steps == 1  # the result is the answer stage's
+    assert warm.losses[0] < cold.losses[0] - 1.0  # the slots were learned before the LM saw them
+    assert all(torch.equal(v, lm_before[k]) for k, v in model.lm.state_dict().items())  # frozen LM untouched
+    assert not model.bridge._forward_hooks
+    instruct = br.build_bridge_vlm("instructblip", lm, tok, num_tokens=4, vision_width=64)
+    br.train_bridge(instruct, tok, pool, one_turn=True, slot_steps=2, **common)  # the question is its instruction
+    with pytest.raises(ValueError, match="slot_steps"):
+        br.train_bridge(model, tok, pool, steps=1, batch_size=3, lr=1e-3, progress=False, slot_steps=5)
+    with pytest.raises(ValueError, match="slot_steps"):
+        br.train_bridge(model, tok, pool, slot_steps=-1, **common)
+
+
+def test_caption_answers_equal_the_lms_own_generate(tok, lm):
+    from course_lib.models.causal_lm import complete
+
+    captions = ["a small red circle", "a large blue square left of a small green triangle"]
+    questions = ["what color is the circle ?", "how many objects are there ?"]
+    answers = br.caption_answers(lm, tok, captions, questions)
+    assert answers == [complete(lm, tok, f"{c} {q}") for c, q in zip(captions, questions)]
+    with pytest.raises(ValueError, match="one question per caption"):
+        br.caption_answers(lm, tok, captions, questions[:1])

@@ -6,9 +6,9 @@ Taught in notebook 06, sections 6-8: one recipe per regime (same cached features
 trained with the bridge) through `course_lib.training.train`, the same held-out questions as notebook 05
 (`llava.eval_set`), the costs a designer compares (visual tokens, trainable parameters, prefill FLOPs checked
 with FlopCounterMode, measured prefill time, KV-cache bytes), and where instruction-aware queries look; and the
-two levers that let a pooling bridge keep where an object is (section 7): 2-D positions added to the features
-(add_positions) and a DETR-style slot loss on its K tokens (slot_targets, train_bridge(slot_loss=)).
-"""
+levers that let a pooling bridge keep where an object is (section 7): 2-D positions added to the features
+(add_positions) and a DETR-style slot loss on its K tokens (slot_targets, train_bridge(slot_loss=)), learned first
+in a slot stage without the LM (train_bridge(slot_steps=)); and what a frozen LM can read (caption_answers)."""
 
 from __future__ import annotations
 
@@ -291,6 +291,19 @@ def slot_targets(head: AttributeHead, tokens: torch.Tensor, objects: torch.Tenso
     return targets
 
 
+def slot_stage_batch(
+    model: nn.Module, tokenizer: PreTrainedTokenizerFast, pool: FeaturePool, indices: Sequence[int], seed: int
+) -> dict[str, torch.Tensor]:
+    """A slot-stage batch (no LM): the features and objects of pool rows `indices`; for a bridge that reads the
+    question (InstructBLIP), one of each row's questions, drawn with `seed`, as its instruction."""
+    batch = {"features": pool.features[list(indices)], "objects": pool.objects[list(indices)]}
+    if reads_instruction(model):
+        rng = np.random.default_rng(seed)
+        turns = [pool.conversations[i][int(rng.integers(len(pool.conversations[i])))] for i in indices]
+        batch.update(instruction_inputs(tokenizer, [question for question, _ in turns]))
+    return batch
+
+
 def train_bridge(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerFast,
@@ -305,48 +318,73 @@ def train_bridge(
     after_step: Callable[[nn.Module], None] | None = None,
     one_turn: bool = False,
     slot_loss: float = 0.0,
+    slot_steps: int = 0,
 ) -> TrainResult:
     """Train what is trainable (the bridge, and the LM if train_language_model) with course_lib.training.train
     on batches drawn from the pool (rows of step s: a permutation seeded by training.step_seed(seed, s));
     one_turn: each row keeps one of its questions, drawn with the same seed (required by InstructBLIP);
     slot_loss: weight of an auxiliary AttributeHead loss (seeded by `seed`, dropped after training) on a pooling
-    bridge's tokens with slot_targets (0: none)."""
+    bridge's tokens with slot_targets (0: none); slot_steps: a first stage of that many steps in which the bridge
+    and the head train on the slot loss alone, without the LM (BLIP-2 also trains its Q-Former before connecting
+    the LLM; notebook 06, section 7). Returns the result of the answer stage; its seconds include both stages."""
     batch_size = require_int("batch_size", batch_size, low=1, high=len(pool))
     slot_loss = require_finite("slot_loss", slot_loss)
+    slot_steps = require_int("slot_steps", slot_steps, low=0)
     if slot_loss < 0:
         raise ValueError(f"slot_loss must be a weight >= 0 (0: no auxiliary loss), got {slot_loss}")
     if slot_loss and not isinstance(getattr(model, "bridge", None), (QFormerBridge, ResamplerBridge)):
         raise ValueError(f"slot_loss applies to a bridge of K learned queries ({', '.join(POOLING_KINDS)}), got "
                          f"{type(getattr(model, 'bridge', model)).__name__}; pass slot_loss=0 for this model")
+    if slot_steps and not slot_loss:
+        raise ValueError(f"slot_steps={slot_steps} trains the slot loss alone first, so it needs slot_loss > 0; "
+                         f"pass slot_steps=0 or a slot_loss weight")
+
+    def rows_of(step: int) -> tuple[np.random.Generator, list[int]]:
+        rng = np.random.default_rng(step_seed(seed, step))
+        return rng, rng.choice(len(pool), batch_size, replace=False).tolist()
 
     def batch_fn(step: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng(step_seed(seed, step))
-        rows = rng.choice(len(pool), batch_size, replace=False).tolist()
+        rng, rows = rows_of(step)
         turns = [int(rng.integers(len(pool.conversations[i]))) for i in rows] if one_turn else None
         batch = bridge_batch(model, tokenizer, pool, rows, turns)
         if slot_loss:
             batch["objects"] = pool.objects[rows]
         return batch
 
-    common = dict(steps=steps, lr=lr, progress=progress, desc=desc, after_step=after_step)
+    common = dict(lr=lr, progress=progress)
     if not slot_loss:
-        return train(model, batch_fn, lm_loss, **common)
+        return train(model, batch_fn, lm_loss, steps=steps, desc=desc, after_step=after_step, **common)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         head = AttributeHead(model.lm.config.hidden_size)
     tokens: list[torch.Tensor] = []
     hook = model.bridge.register_forward_hook(lambda module, args, out: tokens.append(out))
 
+    def head_loss(head: AttributeHead, objects: torch.Tensor) -> torch.Tensor:
+        return head.loss(tokens[-1], slot_targets(head, tokens[-1], objects))
+
+    def slot_stage_loss(pair: nn.ModuleDict, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        tokens.clear()
+        pair["bridge"](batch["features"], *(batch[k] for k in ("instruction_ids", "instruction_mask") if k in batch))
+        return head_loss(pair["head"], batch["objects"])
+
     def loss_fn(pair: nn.ModuleDict, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         objects = batch.pop("objects")
         tokens.clear()
-        loss = lm_loss(pair["model"], batch)
-        return loss + slot_loss * pair["head"].loss(tokens[-1], slot_targets(pair["head"], tokens[-1], objects))
+        return lm_loss(pair["model"], batch) + slot_loss * head_loss(pair["head"], objects)
 
-    if after_step is not None:
-        common["after_step"] = lambda pair: after_step(pair["model"])
-    try:  # the pair trains together; only the model is kept
-        return train(nn.ModuleDict({"model": model, "head": head}), batch_fn, loss_fn, **common)
+    try:  # the pairs train together; only the model is kept
+        seconds = 0.0
+        if slot_steps:  # stage 1: the bridge learns object slots before it meets the LM
+            def slot_batch_fn(step: int) -> dict[str, torch.Tensor]:
+                return slot_stage_batch(model, tokenizer, pool, rows_of(step)[1], step_seed(seed, step))
+
+            seconds = train(nn.ModuleDict({"bridge": model.bridge, "head": head}), slot_batch_fn, slot_stage_loss,
+                            steps=slot_steps, desc=f"{desc}: slots", **common).seconds
+        result = train(nn.ModuleDict({"model": model, "head": head}), batch_fn, loss_fn, steps=steps, desc=desc,
+                       after_step=None if after_step is None else (lambda pair: after_step(pair["model"])), **common)
+        result.seconds += seconds
+        return result
     finally:
         hook.remove()
 
@@ -363,6 +401,38 @@ def prompt_ids(tokenizer: PreTrainedTokenizerFast, question: str, num_image_toke
     )
 
 
+def greedy_answers(
+    tokenizer: PreTrainedTokenizerFast,
+    prompts: Sequence[list[int]],
+    next_logits: Callable[[torch.Tensor, list[int]], torch.Tensor],
+    max_new_tokens: int = 4,
+    batch_size: int = 250,
+) -> list[str]:
+    """Greedy answers to token-id `prompts`: next_logits(ids (B, T), prompt indices) -> (B, V), the logits of
+    the next token. Prompts of equal length run together, so no padding is needed; decoding stops at <eos>."""
+    answers: list[str] = [""] * len(prompts)
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        by_length.setdefault(len(p), []).append(i)
+    for rows in by_length.values():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            ids = torch.tensor([prompts[i] for i in chunk])
+            for _ in range(max_new_tokens):
+                ids = torch.cat([ids, next_logits(ids, chunk).argmax(-1, keepdim=True)], dim=1)
+            for i, row in zip(chunk, ids[:, -max_new_tokens:].tolist()):
+                row = row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row
+                answers[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    return answers
+
+
+def require_one_per_row(rows: int, questions: Sequence[str], what: str) -> None:
+    """Refuse anything but one question per row (`what` names the rows)."""
+    if isinstance(questions, str) or len(questions) != rows:
+        raise ValueError(f"need one question per {what}: {rows} {what}s, got "
+                         f"{'a string' if isinstance(questions, str) else len(questions)} questions")
+
+
 @torch.no_grad()
 def answer_questions(
     model: nn.Module,
@@ -373,32 +443,29 @@ def answer_questions(
     max_new_tokens: int = 4,
     batch_size: int = 250,
 ) -> list[str]:
-    """Greedy answers, one question per feature row (B, N, Dv). Prompts of equal length run together, so no
-    padding is needed; decoding stops at <eos>."""
-    if isinstance(questions, str) or len(questions) != len(features):
-        raise ValueError(
-            f"need one question per feature row: {len(features)} rows, got "
-            f"{'a string' if isinstance(questions, str) else len(questions)} questions"
-        )
+    """Greedy answers (greedy_answers), one question per feature row (B, N, Dv)."""
+    require_one_per_row(len(features), questions, "feature row")
     model.eval()
+
+    def next_logits(ids: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        extra = instruction_inputs(tokenizer, [questions[i] for i in rows]) if reads_instruction(model) else {}
+        return model(features=features[rows], input_ids=ids, **extra).logits[:, -1]
+
     prompts = [prompt_ids(tokenizer, q, model.num_image_tokens) for q in questions]
-    answers: list[str] = [""] * len(prompts)
-    by_length: dict[int, list[int]] = {}
-    for i, p in enumerate(prompts):
-        by_length.setdefault(len(p), []).append(i)
-    for rows in by_length.values():
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            ids = torch.tensor([prompts[i] for i in chunk])
-            feats = features[chunk]
-            extra = instruction_inputs(tokenizer, [questions[i] for i in chunk]) if reads_instruction(model) else {}
-            for _ in range(max_new_tokens):
-                logits = model(features=feats, input_ids=ids, **extra).logits[:, -1]
-                ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], dim=1)
-            for i, row in zip(chunk, ids[:, -max_new_tokens:].tolist()):
-                row = row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row
-                answers[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
-    return answers
+    return greedy_answers(tokenizer, prompts, next_logits, max_new_tokens, batch_size)
+
+
+@torch.no_grad()
+def caption_answers(
+    lm: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, captions: Sequence[str], questions: Sequence[str]
+) -> list[str]:
+    """The LM alone answering each question after its scene's caption in text ("<bos> caption question"): what
+    a prefix bridge whose tokens read exactly as the caption could get from a frozen LM (notebook 06, section 7)."""
+    require_one_per_row(len(captions), questions, "caption")
+    lm.eval()
+    prompts = [[tokenizer.bos_token_id] + encode(tokenizer, f"{c} {q}", add_special_tokens=False)
+               for c, q in zip(captions, questions)]
+    return greedy_answers(tokenizer, prompts, lambda ids, rows: lm(input_ids=ids).logits[:, -1])
 
 
 def evaluate_bridge(
@@ -421,8 +488,7 @@ def query_maps(
     (B, K, N), one question per feature row. Switches the bridge to eager attention (SDPA returns no maps)."""
     if not reads_instruction(model):
         raise ValueError("query_maps needs a bridge that reads the question (kind='instructblip')")
-    if isinstance(questions, str) or len(questions) != len(features):
-        raise ValueError(f"need one question per feature row: {len(features)} rows, got {len(questions)} questions")
+    require_one_per_row(len(features), questions, "feature row")
     bridge = eager(model.bridge)
     extra = instruction_inputs(tokenizer, questions)
     _, out = bridge.query_outputs(features, extra["instruction_ids"], extra["instruction_mask"], output_attentions=True)

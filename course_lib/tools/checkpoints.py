@@ -215,12 +215,13 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
                     results["frozen_lm_no_image"] = {
                         k: round(v, 4) for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()}
                 history: list[dict[str, float]] = []
+                slots = {"slot_loss": rec.slot_loss, "slot_steps": rec.slot_steps} if kind in br.POOLING_KINDS else {
+                    "slot_loss": 0.0, "slot_steps": 0}
                 run = br.train_bridge(model, tokenizer, pool, steps=rec.steps, batch_size=rec.batch_size, lr=rec.lr,
-                                      seed=rec.seed, desc=name, one_turn=one_turn,
-                                      slot_loss=rec.slot_loss if kind in br.POOLING_KINDS else 0.0,
+                                      seed=rec.seed, desc=name, one_turn=one_turn, **slots,
                                       after_step=br.gate_history_hook(history) if kind == "xattn" else None)
                 row = {"kind": kind, "visual_tokens": model.num_image_tokens, "one_turn": one_turn,
-                       "positions": rec.positions, "slot_loss": rec.slot_loss if kind in br.POOLING_KINDS else 0.0,
+                       "positions": rec.positions, **slots,
                        "trainable_parameters": br.trainable_parameters(model),
                        "metrics": {k: round(v, 4)
                                    for k, v in br.evaluate_bridge(model, tokenizer, scene_features, qa).items()},

@@ -60,11 +60,13 @@ CHECKPOINT_FACTS: dict[str, list[tuple[str, str, str]]] = {
            ("bridges", "lm_trained.rows.qformer_8.metrics.overall",
             "Q-Former K=8 (LM trained, 1,500 steps) exact match, all question types"),
            ("bridges", "lm_trained.rows.qformer_8.metrics.position",
-            "Q-Former K=8 (LM trained): position, with 2-D positions in the features and the slot loss"),
+            "Q-Former K=8 (LM trained): position, with 2-D positions, the slot loss and its stage"),
            ("bridges", "ablation.rows.qformer_8_no_slots.metrics.position",
             "the same without the slot loss: position"),
            ("bridges", "ablation.rows.qformer_8_no_positions.metrics.position",
             "the same without the positions: position"),
+           ("bridges", "lm_trained.rows.qformer_16.metrics.position",
+            "Q-Former K=16 (LM trained): position, with both levers and the slot stage"),
            ("tiny_llava", "blind.overall", "the blind baseline they are compared with")],
 }
 NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s?(?:s|MB)\b)?")
