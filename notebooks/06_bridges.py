@@ -504,7 +504,7 @@ print(lv.metrics_table({**ablation, "blind (nb05)": blind}))
 # Shapes World gives for free and image-text pairs do not. Qwen-VL and Honeybee (Cha et al. 2024,
 # its C-Abstractor) keep locality in other ways.
 #
-# **A slot stage first.** Both levers were not enough on their own: in the build before this
+# **A slot stage first.** The two levers were not always enough: in the build before this
 # recipe, two of the six Q-Former runs with both (the K = 16 row and section 8's one-question
 # control) still answered position at chance. Not noise (rerun alone, the K = 16 row gave the
 # same numbers) and not over-fitting (it was at chance on its own training scenes too); trained
@@ -704,7 +704,8 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # patches by content, answered position only once the positions were written into the features
 # (and, for the Q-Former, once each object had a token of its own). With the LM frozen, only
 # middle fusion read position or changed the LM's colour and shape answers: the frozen tiny LM
-# does not look a colour up even in a caption, and new layers inside it are the one way past that.
+# does not look a colour up even in a caption, and new layers inside it were the one way past that
+# here.
 #
 # ## 10 · Designer's explorer
 #
@@ -806,7 +807,7 @@ check("06.flops_saved", answer)
 # through K = 32 query tokens, which a frozen LM must learn to read as a soft prompt, and the LM
 # can only use skills it already has. It works because a large LLM already answers from what
 # precedes a question; section 7's tiny LM does not (given the true caption, it answers colour
-# as with no image), so freezing it caps every prefix bridge.
+# as with no image), so freezing it capped every prefix bridge here.
 # </details>
 #
 # **Q2. What are BLIP-2's stage-1 objectives?**
@@ -876,8 +877,8 @@ check("06.flops_saved", answer)
 # (the features, or the cross-attention keys as in Qwen-VL); give each object a token of its own
 # (a DETR-style set loss with Hungarian matching, if object labels exist); or keep locality in
 # the bridge (Honeybee's C-Abstractor, neighbour pooling, pixel shuffle). In section 7 either of
-# the first two alone left position at chance; together they brought it back, reliably once the
-# slots were learned in a stage of their own before the LM joined.
+# the first two alone left position at chance; together they brought it back, in every run once
+# the slots were learned in a stage of their own before the LM joined.
 # </details>
 #
 # ## 13 · Common pitfalls
@@ -917,8 +918,8 @@ check("06.flops_saved", answer)
 #   (probe 1.00), only partly in its content (0.47). Writing 2-D positions into the features and
 #   a DETR-style slot loss (one token per object, Hungarian matching) brought position back to
 #   the Q-Former; either alone did not. Learning the slots first, before the LM joins (a slot
-#   stage, as BLIP-2 trains its Q-Former first), made the LM's read reliable: every Q-Former run
-#   reads position.
+#   stage, as BLIP-2 trains its Q-Former first), made the read take: every Q-Former run of the
+#   build reads position.
 # - An instruction-aware Q-Former (InstructBLIP) lets the question into the queries'
 #   self-attention; section 8 measured that it did not steer where they look, and the row
 #   answered about as well as its control.
