@@ -387,9 +387,9 @@ for regime, rows in regimes.items():
 # their position stays near the blind row; count and size move. Not a matter of steps
 # alone: eight times more steps left the Q-Former K = 8 and MLP rows near the blind baseline on
 # colour and position (runs logged in `data/README.md`), and the slot stage of section 6, which
-# the pooling rows had here too, did not change it. The cause is the LM, measured two cells
-# below. The gated
-# cross-attention row is the exception: it beats the blind row on all four types (colour
+# the pooling rows had here too, did not change it (the build before it answered the same; same
+# file). The cause is the LM, measured two cells below. The gated cross-attention row is the
+# exception: it beats the blind row on all four types (colour
 # narrowly), the only frozen-LM row to read position. Its gated layers are new, trained weights
 # inside the frozen LM, and its text attends to the 36 features directly.
 #
@@ -522,7 +522,8 @@ qformer_runs["its control, Q-Former K=8 (section 8)"] = trained_one_turn["qforme
 for name, row in qformer_runs.items():
     assert row["positions"] > 0 and row["slot_loss"] > 0 and row["slot_steps"] > 0  # all three
     p = row["metrics"]["position"]
-    print(f"{name:40s} position {p:.3f}; above the blind baseline ({blind['position']:.3f}): {p > blind['position']}")
+    print(f"{name:40s} slot stage {row['slot_steps']} steps; position {p:.3f}; "
+          f"above the blind baseline ({blind['position']:.3f}): {p > blind['position']}")
 
 # %% [markdown]
 # On the K = 16 row over two seeds, the stage made the difference: position read with it in both,
