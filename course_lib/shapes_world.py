@@ -414,6 +414,16 @@ def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) ->
     return captions
 
 
+
+def make_descriptions(scenes: Scenes, seed: int = 0) -> list[str]:
+    """One full description per scene: every object with its size, colour, shape and place, in a seeded random
+    order, joined by "and" ("a small red circle on the left and a large blue square in the center"). Unlike a
+    caption it names every object's cell: the context the reading LM answers from (notebook 06, section 7)."""
+    require_scenes("scenes", scenes)
+    rng = np.random.default_rng(require_int("seed", seed, low=0))
+    return [" and ".join(describe_object(scenes, i, int(k), "a {size} {color} {shape} {where}")
+                         for k in rng.permutation(int(n))) for i, n in enumerate(scenes.n_objects)]
+
 # ---- multi-object captions as data: parse, check against a scene, and their hard negatives ------------
 
 HARD_NEGATIVES: tuple[str, ...] = ("color swap", "shape swap", "relation swap")

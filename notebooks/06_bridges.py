@@ -61,12 +61,12 @@ from course_lib.models import bridges as br
 from course_lib.models import cross_attention as xa
 from course_lib.models import llava as lv
 from course_lib.models import qformer as qf
-from course_lib.models.causal_lm import load_tiny_lm
+from course_lib.models.causal_lm import load_reader_lm, load_tiny_lm
 from course_lib.models.clip import load_tiny_clip
 from course_lib.models.resampler import ResamplerBridge
 from course_lib.plots import plot_loss_curve
 from course_lib.recipes import BRIDGES_CHECKPOINT, BRIDGES_LIVE, SEEDS
-from course_lib.shapes_world import generate_scenes, make_captions
+from course_lib.shapes_world import generate_scenes, make_captions, make_descriptions
 from course_lib.tools.bench import report
 from course_lib.tools.checkpoints import load_metrics
 from course_lib.widgets import explore
@@ -281,17 +281,23 @@ except ValueError as err:
 # %% [markdown]
 # ## 6 · One task, two regimes
 #
-# Now the bridges meet notebook 05's task: questions about Shapes World scenes, answered by the
-# tiny LM. Every row uses the shipped tiny CLIP tower, frozen, with its layer -2 patch features
-# **computed once and cached** (36 x 64 per scene) and the same pool of training conversations;
-# within a regime, every row has the same steps, batch and learning rate. The two regimes:
+# Now the bridges meet notebook 05's task: questions about Shapes World scenes. Every row uses
+# the shipped tiny CLIP tower, frozen, with its layer -2 patch features **computed once and
+# cached** (36 x 64 per scene) and the same pool of training conversations; within a regime,
+# every row has the same steps, batch and learning rate.
 #
-# - **LM frozen** (`recipes.BRIDGES_CHECKPOINT`, 250 steps): only the bridge trains, as BLIP-2 and
-#   Flamingo keep their LLM frozen;
-# - **LM trained** (`recipes.BRIDGES_LM_TRAINED`, 1,500 steps): the bridge and the tiny LM train
-#   together, as LLaVA's stage 2 does (notebook 05). BLIP-2 and Flamingo could freeze an LLM of
-#   billions of parameters that already follows a prompt; ours is notebook 05's tiny LM, and
-#   section 7 measures what freezing it costs.
+# **The LM.** BLIP-2 and Flamingo could freeze an LLM that already answers from what precedes a
+# question (BLIP-2's best rows froze the instruction-tuned Flan-T5). Notebook 05's tiny LM does
+# not: given a scene's description as text, it answers colour as with no text at all (section 7
+# measures it). So every row here uses the **reading LM** (`data/tiny_lm_reader`): the same
+# architecture, trained from scratch to answer a question after a description of its scene
+# ("a small red circle on the left and a large blue square in the center what color is the
+# square ?"), the loss on the answer only. It has never seen an image. The two regimes:
+#
+# - **LM frozen** (`recipes.BRIDGES_CHECKPOINT`, 1,000 steps): only the bridge trains, as BLIP-2
+#   and Flamingo keep their LLM frozen;
+# - **LM trained** (`recipes.BRIDGES_LM_TRAINED`, 1,300 steps): the bridge and the LM train
+#   together, as LLaVA's stage 2 does (notebook 05).
 #
 # Two more parts of the recipe, both for one thing, *where* an object is, and both explained with
 # measurements in section 7: every row's cached features get each patch's fixed 2-D sin-cos
@@ -313,8 +319,8 @@ except ValueError as err:
 #
 # The placeholders in the prompt are filled from the bridge (with the course's count guard); the
 # Flamingo row has none. Evaluation asks notebook 05's 1,000 held-out questions, one per prompt.
-# The blind baseline is notebook 05's: the same LM trained on the same kind of conversations
-# without the image. The rows are shipped (`data/bridges/metrics.json`, rebuilt by
+# The blind baseline is notebook 05's: its tiny LM trained on the same kind of conversations
+# without the image, the answers a model can give from the question alone. The rows are shipped (`data/bridges/metrics.json`, rebuilt by
 # `python -m course_lib.tools.checkpoints bridges`); the notebook trains one live.
 
 # %%
@@ -329,7 +335,7 @@ print(f"cached features: training pool {tuple(pool.features.shape)}, held-out sc
 # The live run: the Q-Former with K = 8 in the LM-trained regime, shorter (`recipes.BRIDGES_LIVE`).
 
 # %%
-lm, tokenizer = load_tiny_lm()
+lm, tokenizer = load_reader_lm()
 live_recipe = BRIDGES_LIVE
 live = br.build_bridge_vlm("qformer", lm, tokenizer, num_tokens=8, seed=live_recipe.seed, train_lm=live_recipe.train_lm)
 with torch_threads(choose_threads()):  # the free cores: two on an idle two-core machine
@@ -358,7 +364,8 @@ print(f"live K=8 within 0.1 of the shipped K=8 row, LM trained ({trained['qforme
 # ## 7 · The comparison a designer needs
 #
 # Accuracies are exact match per question type on the 1,000 held-out questions of notebook 05,
-# beside the blind baseline and the frozen LM with no image at all. Notebook 05's tiny LLaVA (36
+# beside the blind baseline and the reading LM with no image at all (trained only on questions
+# after a description, it answers almost none without one). Notebook 05's tiny LLaVA (36
 # tokens, LM trained, a longer recipe with a captioning stage) is quoted for reference, not
 # compared.
 
@@ -374,7 +381,7 @@ beats = {}
 for regime, rows in regimes.items():
     table = {names[k]: rows[k]["metrics"] for k in names}
     print(f"{regime} ({steps[regime]:,} steps):")
-    print(lv.metrics_table({**table, "blind (nb05)": blind, "frozen LM, no image": shipped["frozen_lm_no_image"],
+    print(lv.metrics_table({**table, "blind (nb05)": blind, "reading LM, no image": shipped["frozen_lm_no_image"],
                             "LLaVA nb05 (ref.)": llava_metrics["llava"]}))
     beats[regime] = {name: [t for t in four if m[t] <= blind[t]] for name, m in table.items()}
     print("types where a row does not beat the blind baseline:", beats[regime], "\n")
@@ -382,58 +389,52 @@ for regime, rows in regimes.items():
 # %% [markdown]
 # **Read the rows against the blind row** (types where a row does not beat it are listed above).
 #
-# *LM frozen.* The prefix rows (MLP, Q-Former, Perceiver) answer colour and shape exactly as the
-# frozen LM with no image does (printed below): their tokens have not changed those answers, and
-# their position stays near the blind row; count and size move. Not a matter of steps
-# alone: eight times more steps left the Q-Former K = 8 and MLP rows near the blind baseline on
-# colour and position (runs logged in `data/README.md`), and the slot stage of section 6, which
-# the pooling rows had here too, did not change it (the build before it answered the same; same
-# file). The cause is the LM, measured two cells below. The gated cross-attention row is the
-# exception: it beats the blind row on all four types (colour
-# narrowly), the only frozen-LM row to read position. Its gated layers are new, trained weights
-# inside the frozen LM, and its text attends to the 36 features directly.
+# *LM frozen.* Over the reading LM, every row beats the blind row on colour, shape, position and
+# count. The Q-Former rows with 4 and 8 tokens score lowest overall (0.496, 0.492), the Perceiver
+# with 8 next (0.525); the Q-Former with 16 or 32 scores with the MLP's 36 tokens and the gated
+# row (0.547 to 0.557). With the LM frozen, fewer
+# tokens cost accuracy here, but these are single runs, so read it as a hint. The gated row reads
+# position best (0.607): its text attends to the 36 features directly.
 #
-# *LM trained.* Every row rises, and every row beats the blind row on colour, shape, position
-# and count (shape narrowly for the MLP and the Q-Former at K = 16 and 32). Beyond K = 4, more
-# queries buy nothing we can separate on this task: the differences between the K rows are of
-# the size one run to the next moves (`data/README.md` logs two seeds of the K = 16 row).
+# *LM trained.* Every row rises, and every row beats the blind row on all four types. The
+# Q-Former at K = 8 and 16 scores highest (0.667, 0.690), above the MLP's 36 tokens (0.623); the
+# gated row gains least from training the LM (0.553 to 0.560). More queries do not keep helping:
+# K = 32 (0.615) is below K = 8 and 16, by differences of the size one run to the next can move
+# (`data/README.md` logs two seeds of a K = 16 row).
+
+# %% [markdown]
+# **Why the reading LM?** A prefix bridge hands a frozen LM tokens in front of the question; at
+# best they say what a text description of the scene says. So give each LM the true description
+# of each held-out scene, as text, before the question (`bridges.caption_answers`): the best
+# prefix of that kind. The reading LM must also reproduce its shipped metrics.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-no_image = shipped["frozen_lm_no_image"]
-prefix_rows = {names[k]: shipped["rows"][k]["metrics"] for k in names if k != "xattn"}
-for t in ("color", "shape"):
-    print(f"LM frozen, {t}: frozen LM with no image {no_image[t]:.3f}; the prefix rows differ from it by at most "
-          f"{max(abs(m[t] - no_image[t]) for m in prefix_rows.values()):.3f}")
-print("LM trained, position (blind {:.3f}, chance 0.111):".format(blind["position"]),
-      {names[k]: trained[k]["metrics"]["position"] for k in names})
+descriptions = make_descriptions(eval_scenes, seed=0)
+in_text = [descriptions[q.scene] for q in eval_qa]
+eval_questions = [q.question for q in eval_qa]
+reading = {name: lv.vqa_metrics(eval_qa, br.caption_answers(model, tokenizer, in_text, eval_questions))
+           for name, model in (("nb05 tiny LM", load_tiny_lm()[0]), ("reading LM", load_reader_lm()[0]))}
+assert {k: round(v, 4) for k, v in reading["reading LM"].items()} == load_metrics("tiny_lm_reader")["reading"]["description"]
+print(f'e.g. "{in_text[0]} {eval_qa[0].question}" -> {eval_qa[0].answer}')
+print(lv.metrics_table({**{f"{name}, description in text": m for name, m in reading.items()}, "blind (nb05)": blind}))
 
 # %% [markdown]
-# **How far can a frozen LM go?** A prefix bridge can at best hand the LM what a caption says.
-# So give the frozen LM each held-out scene's true caption, as text, before the question
-# (`bridges.caption_answers`): the best prefix of that kind.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-frozen_lm = load_tiny_lm()[0]  # the live run above trained its own copy
-captions = make_captions(eval_scenes, seed=SEEDS.llava_eval)
-with_caption = lv.vqa_metrics(eval_qa, br.caption_answers(frozen_lm, tokenizer, [captions[q.scene] for q in eval_qa],
-                                                          [q.question for q in eval_qa]))
-print(f'e.g. "{captions[eval_qa[0].scene]} {eval_qa[0].question}"')
-print(lv.metrics_table({"frozen LM, true caption in text": with_caption, "frozen LM, no image": no_image,
-                        "blind (nb05)": blind}))
-
-# %% [markdown]
-# Given the true caption, the frozen LM reads the count (the caption lists the objects) but
-# answers colour as it does with no image. It was pre-trained on captions followed by questions
-# about them, yet it never learned to find "the circle" in its context and read off the colour
-# in front of it. A prefix bridge can at best hand the LM a caption, so with this LM frozen,
-# colour cannot rise above the blind row that way (a soft prompt is not limited to words, but no
-# run here found a better one). The frozen regime is capped by the LM, not by the bridge: BLIP-2
-# could freeze OPT and Flan-T5 because they already answer from what precedes the question. New
-# weights inside the LM (the gated row) or training the LM get past the cap. `data/README.md`
-# logs a first tiny LM pre-trained to do the look-up; notebook 05's LLaVA would have to be
-# rebuilt on it, which the course has not done.
+# Given the scene's full description, notebook 05's tiny LM answers colour 0.172, its rate with
+# no text at all (`tiny_lm_reading` in `data/tiny_lm_reader/metrics.json`), and shape and
+# position barely above the blind row. It was pre-trained on captions followed by questions about them,
+# yet it never learned to find "the square" in its context and read off the colour in front of
+# it. The reading LM, the same architecture and tokenizer, reads colour, shape and position from
+# the same text. What made the difference, in single runs logged in `data/README.md`: the loss on
+# the answers only, and a learning rate of 5e-4 instead of the tiny LM's 3e-3 (at 3e-3 the same
+# training put nearly all of each head's weight on one key and left colour near the rate of one
+# fixed answer after 4,000 steps).
+#
+# Over notebook 05's LM, the frozen rows of the previous build answered colour and shape exactly
+# as that LM with no image (same file): we found no prefix that made it look a colour up. Over the
+# reading LM, every frozen row beats the blind baseline on all four types. BLIP-2 makes the same
+# point at scale: a frozen LM brings only the skills it already has, and BLIP-2's rows that froze
+# the instruction-tuned Flan-T5 beat those that froze OPT on zero-shot VQAv2.
 #
 # **Where does position go?** A linear probe asks whether a representation holds an object's
 # cell where a linear map can read it. On 1,200 one-object scenes (900 fit the probe, 300 score
@@ -491,11 +492,12 @@ print(f"LM trained, {steps['LM trained']:,} steps, one lever removed at a time:"
 print(lv.metrics_table({**ablation, "blind (nb05)": blind}))
 
 # %% [markdown]
-# Either lever alone leaves position near the blind row. Without the positions, the slot loss
-# cannot find the cell in the content (its head learns colour and shape but not the cell:
-# `data/README.md`). Without the slot loss, the cell reaches the tokens (a probe reads it: same
-# file) but the LM does not learn to read it, and here colour and shape fell to the blind row or
-# below. With both, position is read. The gated
+# Without the positions, position falls to chance (0.093): the slot loss cannot find the cell in
+# the content (its head learns colour and shape but not the cell: `data/README.md`). Without the
+# slot loss, position is read, less well (0.567 against 0.713 with both), and colour and shape
+# fall (0.431 and 0.298 against 0.656 and 0.503). Over notebook 05's LM (the previous build), the
+# row without the slot loss stayed near the blind row on position and fell below it on colour and
+# shape (same file): what the slot loss buys depends on the LM that reads the tokens. The gated
 # cross-attention row needs only the first lever: its text attends to the features themselves,
 # so there is no pooled token to find (without the positions it stayed at chance:
 # `data/README.md`). The MLP needs neither (its slots are the LM's positions); it gets the
@@ -526,7 +528,7 @@ for name, row in qformer_runs.items():
           f"above the blind baseline ({blind['position']:.3f}): {p > blind['position']}")
 
 # %% [markdown]
-# On the K = 16 row over two seeds, the stage made the difference: position read with it in both,
+# On the K = 16 row over two seeds (over notebook 05's LM), the stage made the difference: position read with it in both,
 # in neither without it (the four runs are in `data/README.md`; this build has no row without the
 # stage). Single runs still differ by several points, so read any one row of these tables with
 # care.
@@ -633,7 +635,7 @@ print(f"the 8 query outputs differ between the two instructions: {not torch.allc
 # Untrained, that difference means nothing yet. The shipped build trains an instruction-aware
 # Q-Former with K = 8 (`kind="instructblip"`, LM trained, the same positions and slot loss as
 # section 7) on one question per image, which is also its instruction (`recipes.BRIDGES_ONE_TURN`:
-# 4,000 steps of 32 questions, two thirds of the questions the LM-trained rows see), and as its
+# 2,500 steps of 32 questions, about half the questions the LM-trained rows see), and as its
 # control a plain Q-Former K = 8 trained on the same samples. Where do its queries look? Its
 # cross-attention maps (last layer, heads averaged) over the 6 x 6 patch grid for one held-out
 # scene, asked about each of its two objects, are kept in the shipped file:
@@ -675,16 +677,15 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # %% [markdown]
 # **What we measured.** The trained queries look at objects: their share on an object's cell is
 # above uniform. But not at the object the question names: over 330 questions the share on the
-# named object equals the share on another one (to 0.001). In the example scene the two
-# questions' maps do differ (printed above), but not toward the named object on average. And
-# the row answers about as well as its control overall: better on shape, worse on colour
-# (compare the columns), by amounts one run to the next can move. So on this task the question
-# in the Q-Former bought nothing we can measure: it did not steer where the queries look, and it
-# did not clearly change the answers. Through self-attention the instruction does change what the
-# query outputs carry (section 8's first cell); here the LM, trained with the bridge and asked a
-# few kinds of question, reads what it needs from 8 tokens without that help. These are single
-# runs; in the build before the slot stage, the control read no position and the InstructBLIP
-# row looked better (`data/README.md`). InstructBLIP also trains its Q-Former on
+# named object equals the share on another one (to 0.002). In the example scene the two
+# questions' maps do differ (printed above), but not toward the named object on average. Yet the
+# answers changed a lot: the InstructBLIP row answers colour and position far better than its
+# control (compare the columns), 0.791 against 0.607 overall. So the question did not move where
+# the queries look, on average; it changed what their outputs carry. Through self-attention the
+# instruction tokens meet what the queries gathered, so the 8 tokens can carry the named object's
+# colour or cell rather than a summary of the scene (a likely route; we did not measure it).
+# A single run, and the recipe matters: in the previous build (notebook 05's LM, 4,000 steps), the
+# two rows answered about as well as each other, 0.573 against 0.562 (`data/README.md`). InstructBLIP also trains its Q-Former on
 # instruction data across many tasks from BLIP-2's pre-trained one, not from scratch. What it
 # buys there, in the paper's ablation: removing the instruction from the Q-Former lowered its
 # held-out scores, most on spatial (ScienceQA) and temporal (iVQA) reasoning, where the question
@@ -703,10 +704,10 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # on our task: early fusion over every patch (the MLP) hands the LM each patch's place as a token
 # position; the early-fusion Q-Former and the middle-fusion gated layers, which both attend over
 # patches by content, answered position only once the positions were written into the features
-# (and, for the Q-Former, once each object had a token of its own). With the LM frozen, only
-# middle fusion read position or changed the LM's colour and shape answers: the frozen tiny LM
-# does not look a colour up even in a caption, and new layers inside it were the one way past that
-# here.
+# (and, for the Q-Former, once each object had a token of its own). With the LM frozen, every
+# design read the scene once the LM could read a description (the reading LM); over notebook 05's
+# tiny LM, which cannot, only middle fusion did: new layers inside the LM were the one way past
+# it (the previous build, `data/README.md`).
 #
 # ## 10 · Designer's explorer
 #
@@ -806,9 +807,11 @@ check("06.flops_saved", answer)
 # parameters in BLIP-2) is cheap, and freezing keeps the LLM's language ability and the encoder's
 # features intact (no catastrophic forgetting). The price: everything the LM sees must pass
 # through K = 32 query tokens, which a frozen LM must learn to read as a soft prompt, and the LM
-# can only use skills it already has. It works because a large LLM already answers from what
-# precedes a question; section 7's tiny LM does not (given the true caption, it answers colour
-# as with no image), so freezing it capped every prefix bridge here.
+# can only use skills it already has. It works because the LLM already answers from what
+# precedes a question. Notebook 05's tiny LM does not (given the scene's description in text, it
+# answers colour as with no text), and frozen, it capped every prefix bridge; over the reading
+# LM, every frozen bridge beats the blind baseline (section 7). In BLIP-2, the rows that froze the
+# instruction-tuned Flan-T5 beat those that froze OPT on zero-shot VQAv2.
 # </details>
 #
 # **Q2. What are BLIP-2's stage-1 objectives?**
@@ -877,9 +880,10 @@ check("06.flops_saved", answer)
 # through the ViT's position embeddings). Fixes: write 2-D positions into what the queries read
 # (the features, or the cross-attention keys as in Qwen-VL); give each object a token of its own
 # (a DETR-style set loss with Hungarian matching, if object labels exist); or keep locality in
-# the bridge (Honeybee's C-Abstractor, neighbour pooling, pixel shuffle). In section 7 either of
-# the first two alone left position at chance; together they brought it back, in every run once
-# the slots were learned in a stage of their own before the LM joined.
+# the bridge (Honeybee's C-Abstractor, neighbour pooling, pixel shuffle). In section 7, without
+# the positions position stayed at chance, and without the slot loss it was read less well;
+# together they brought it back, in every run once the slots were learned in a stage of their
+# own before the LM joined.
 # </details>
 #
 # ## 13 · Common pitfalls
@@ -910,20 +914,21 @@ check("06.flops_saved", answer)
 #   gates get a gradient on the first step.
 # - The cost table shows, per bridge design, visual tokens, trainable parameters, prefill FLOPs
 #   (formula == FlopCounterMode), time and KV bytes.
-# - With the tiny LM frozen, as BLIP-2 and Flamingo freeze theirs, the prefix bridges do not
-#   change the LM's colour and shape answers; only gated cross-attention beats the blind
-#   baseline on colour, shape, position and count. The cap is the LM's: given the true caption
-#   as text, it answers colour as with no image. Trained with the LM, every bridge beats the
-#   blind baseline on all four.
+# - A frozen LM brings only the skills it has. Notebook 05's tiny LM does not look a colour up
+#   in a description of the scene (0.172, as with no text); a reading LM of the same size, trained
+#   from scratch on answers after descriptions, does (0.609). Over it, with the LM frozen as
+#   BLIP-2 and Flamingo freeze theirs, every bridge beats the blind baseline on colour, shape,
+#   position and count; trained with the LM, every bridge does too, and scores higher.
 # - Pooling by content drops an object's place: the cell lives in which slot a patch occupies
 #   (probe 1.00), only partly in its content (0.47). Writing 2-D positions into the features and
 #   a DETR-style slot loss (one token per object, Hungarian matching) brought position back to
-#   the Q-Former; either alone did not. Learning the slots first, before the LM joins (a slot
+#   the Q-Former: without the positions it stayed at chance, without the slot loss it was read
+#   less well and colour and shape fell. Learning the slots first, before the LM joins (a slot
 #   stage, as BLIP-2 trains its Q-Former first), made the read take: every Q-Former run of the
 #   build reads position.
 # - An instruction-aware Q-Former (InstructBLIP) lets the question into the queries'
 #   self-attention; section 8 measured that it did not steer where they look, and the row
-#   answered about as well as its control.
+#   answered far better than its control (0.791 against 0.607 overall), colour and position most.
 #
 # ## References
 #

@@ -5,9 +5,9 @@ from transformers import LlamaForCausalLM
 
 from course_lib.models import causal_lm
 from course_lib.recipes import SEEDS
-from course_lib.shapes_world import COUNT_WORDS
+from course_lib.shapes_world import COUNT_WORDS, generate_scenes, make_descriptions, make_vqa
 from course_lib.tokenizer import build_tokenizer
-from course_lib.tools.checkpoints import load_metrics
+from course_lib.tools.checkpoints import load_metrics, reading_metrics
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +71,37 @@ def test_shipped_tiny_lm_knows_the_formats():
 def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         causal_lm.load_tiny_lm(tmp_path)
+
+
+def test_reading_corpus_asks_after_a_true_description(tok):
+    prompts, answers = causal_lm.reading_corpus(200, seed=3)
+    assert (prompts, answers) == causal_lm.reading_corpus(200, seed=3) and len(prompts) == len(answers) == 200
+    scenes = generate_scenes(200, seed=3, min_objects=1, max_objects=3, split="all")
+    descriptions = make_descriptions(scenes, seed=3)
+    pairs = {(f"{descriptions[q.scene]} {q.question}", q.answer) for q in make_vqa(scenes, seed=3)}
+    assert all(pair in pairs for pair in zip(prompts, answers))
+    batch = causal_lm.answer_batch(tok, prompts[:4], answers[:4])  # in vocabulary
+    for row in range(4):  # labelled: exactly the answer's tokens and <eos>
+        labelled = batch["labels"][row][batch["labels"][row] != -100].tolist()
+        assert tok.decode(labelled, skip_special_tokens=True).strip() == answers[row]
+        assert labelled[-1] == tok.eos_token_id
+    with pytest.raises(ValueError, match="prompts and answers must pair up"):
+        causal_lm.answer_batch(tok, prompts[:2], answers[:3])
+
+
+def test_short_reading_training_lowers_the_answer_loss(tok):
+    model = causal_lm.build_tiny_lm(tok, seed=0, hidden_size=32, layers=1, heads=2, kv_heads=1)
+    result = causal_lm.train_reader(model, tok, steps=30, batch_size=16, lr=1e-2, progress=False)
+    assert sum(result.losses[-5:]) / 5 < result.losses[0] - 1.0
+    with pytest.raises(TypeError, match="model"):
+        causal_lm.train_reader(object(), tok, steps=1, progress=False)
+
+
+def test_shipped_reader_reproduces_its_metrics_and_reads():
+    metrics = load_metrics("tiny_lm_reader")
+    model, tok = causal_lm.load_reader_lm()
+    reading = reading_metrics(model, tok)
+    assert reading == metrics["reading"]
+    # it answers from the description, and the notebook-05 LM does not (section 7 of notebook 06)
+    for kind in ("color", "shape", "position"):
+        assert reading["description"][kind] > 0.5 > metrics["tiny_lm_reading"]["description"][kind]

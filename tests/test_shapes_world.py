@@ -72,6 +72,16 @@ def test_captions_name_the_objects_and_use_articles():
     assert sw.make_captions(s, seed=0) == caps
 
 
+def test_descriptions_name_every_object_with_its_place():
+    s = sw.generate_scenes(100, seed=0, max_objects=3)
+    descriptions = sw.make_descriptions(s, seed=0)
+    for i, text in enumerate(descriptions):
+        phrases = [sw.describe_object(s, i, k, "a {size} {color} {shape} {where}") for k in range(s.n_objects[i])]
+        assert sorted(text.split(" and ")) == sorted(phrases)
+    assert sw.make_descriptions(s, seed=0) == descriptions != sw.make_descriptions(s, seed=1)  # seeded order
+    with pytest.raises(TypeError, match="scenes"):
+        sw.make_descriptions(s.images)
+
 def test_fixed_template_caption():
     s = sw.generate_scenes(3, seed=0)
     o = s.objects(0)[0]

@@ -31,4 +31,4 @@ def data_path(*parts: str) -> Path:
 
 
 # Checkpoint folders the course ships in data/ (each a save_pretrained folder); doctor() checks them.
-SHIPPED: tuple[str, ...] = ("tiny_clip", "tiny_lm", "tiny_llava")
+SHIPPED: tuple[str, ...] = ("tiny_clip", "tiny_lm", "tiny_llava", "tiny_lm_reader")

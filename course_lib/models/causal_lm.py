@@ -18,12 +18,13 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from ..base.seeding import seed_everything
 from ..base.validation import require_int, require_model, require_str, require_str_list, require_tokenizer
-from ..shapes_world import MAX_SCENES, generate_scenes, make_captions, make_vqa
-from ..tokenizer import build_tokenizer, require_known_words
+from ..shapes_world import MAX_SCENES, generate_scenes, make_captions, make_descriptions, make_vqa
+from ..tokenizer import build_tokenizer, encode, require_known_words
 from ..training import TrainResult, step_seed, train
 from .shipped import load_shipped
 
 TINY_LM = "tiny_lm"  # data/tiny_lm: the shipped checkpoint
+READER_LM = "tiny_lm_reader"  # data/tiny_lm_reader: the same architecture trained to answer from a description
 MAX_POSITIONS = 128  # room for 36 visual tokens + the longest question and answer in LLaVA
 
 
@@ -126,6 +127,46 @@ def pretrain_lm(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, 
     return train(model, batch_fn, lm_loss, steps=steps, lr=lr, no_decay=no_decay, progress=progress, desc=desc)
 
 
+def reading_corpus(n_scenes: int, seed: int) -> tuple[list[str], list[str]]:
+    """(prompts, answers) from `n_scenes` seeded scenes (1-3 objects): one question per scene, asked after the
+    scene's full description (shapes_world.make_descriptions), "<description> <question>", and its answer."""
+    n_scenes = require_int("n_scenes", n_scenes, low=1, high=MAX_SCENES)
+    scenes = generate_scenes(n_scenes, seed=seed, min_objects=1, max_objects=3, split="all")
+    descriptions = make_descriptions(scenes, seed=seed)
+    qa = make_vqa(scenes, seed=seed)
+    picks = np.random.default_rng(seed).integers(0, len(qa), size=n_scenes)
+    return [f"{descriptions[qa[j].scene]} {qa[j].question}" for j in picks], [qa[j].answer for j in picks]
+
+
+def answer_batch(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str], answers: Sequence[str]
+                 ) -> dict[str, torch.Tensor]:
+    """<bos> prompt answer <eos>, right-padded, labelled on the answer and <eos> only (-100 elsewhere): the loss
+    of supervised fine-tuning, which spends no gradient on predicting the prompt."""
+    prompts, answers = require_str_list("prompts", prompts), require_str_list("answers", answers)
+    if len(prompts) != len(answers):
+        raise ValueError(f"prompts and answers must pair up one to one, got {len(prompts)} prompts and "
+                         f"{len(answers)} answers")
+    batch = text_batch(tokenizer, [f"{p} {a}" for p, a in zip(prompts, answers)])
+    for row, prompt in enumerate(prompts):
+        batch["labels"][row, : 1 + len(encode(tokenizer, prompt, add_special_tokens=False))] = -100
+    return batch
+
+
+def train_reader(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, *, steps: int, batch_size: int = 64,
+                 lr: float = 5e-4, seed: int = 0, progress: bool = True, desc: str = "reading LM") -> TrainResult:
+    """Train the LM to answer from context: seeded reading_corpus batches (batch of step s: step_seed(seed, s)),
+    the loss on the answers only (answer_batch). Taught in notebook 06, section 7."""
+    require_model("model", model, "LlamaForCausalLM", "pass the tiny LM from build_tiny_lm()")
+    require_tokenizer("tokenizer", tokenizer)
+    batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
+    seed = require_int("seed", seed, low=0)
+
+    def batch_fn(step: int) -> dict[str, torch.Tensor]:
+        return answer_batch(tokenizer, *reading_corpus(batch_size, step_seed(seed, step)))
+
+    return train(model, batch_fn, lm_loss, steps=steps, lr=lr, progress=progress, desc=desc)
+
+
 @torch.no_grad()
 def perplexity(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> float:
     """exp(mean next-token loss) over `texts` (one batch)."""
@@ -156,3 +197,8 @@ def complete(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, prompt
 def load_tiny_lm(folder: str | Path | None = None) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     """(model, tokenizer) from a local save_pretrained folder (default: the shipped data/tiny_lm)."""
     return load_shipped(LlamaForCausalLM, TINY_LM, folder)
+
+
+def load_reader_lm(folder: str | Path | None = None) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+    """(model, tokenizer) of the reading LM (default: the shipped data/tiny_lm_reader; notebook 06, section 7)."""
+    return load_shipped(LlamaForCausalLM, READER_LM, folder)

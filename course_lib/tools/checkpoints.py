@@ -22,7 +22,15 @@ import numpy as np
 
 from ..base.paths import DATA_DIR, data_path
 from ..base.seeding import torch_threads
-from ..models.causal_lm import build_tiny_lm, load_tiny_lm, perplexity, pretrain_lm, text_corpus
+from ..models.causal_lm import (
+    build_tiny_lm,
+    load_reader_lm,
+    load_tiny_lm,
+    perplexity,
+    pretrain_lm,
+    text_corpus,
+    train_reader,
+)
 from ..models.clip import build_tiny_clip, load_tiny_clip, save_tiny_clip
 from ..models.dual_encoder import train_dual_encoder
 from ..models.llava import (
@@ -32,10 +40,11 @@ from ..models.llava import (
     evaluate,
     sliced_metrics,
     train_two_stages,
+    vqa_metrics,
 )
 from ..recipes import CHECKPOINTS, CLIP_POSITION_WARMUP, CLIP_SCENE_VARIANTS, SEEDS, SIGLIP_STUDY, STUDY_SEEDS
 from ..retrieval import retrieval_metrics
-from ..shapes_world import generate_scenes, make_captions
+from ..shapes_world import generate_scenes, make_captions, make_descriptions
 from ..studies import study_over_seeds
 from ..tokenizer import build_tokenizer
 from ..zero_shot import evaluate_zero_shot, hard_negative_accuracy, zero_shot_accuracy
@@ -105,36 +114,59 @@ def build_tiny_clip_scene_checkpoint(folder: str | Path) -> dict[str, Any]:
             "shipped": next(k for k, r in CLIP_SCENE_VARIANTS.items() if r == plan.recipe), "variants": variants}
 
 
-def build_tiny_lm_checkpoint(folder: str | Path) -> dict[str, Any]:
-    """Pre-train the shipped tiny LM, save it (and the tokenizer) into `folder`, return its metrics
-    (held-out perplexity, final loss, parameters, seconds)."""
-    plan = CHECKPOINTS["tiny_lm"]
+def lm_config_fields(model: Any) -> dict[str, int]:
+    """The sizes of a tiny LM's config that its metrics.json records."""
+    keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "vocab_size")
+    return {k: getattr(model.config, k) for k in keys}
+
+
+def build_lm_checkpoint(name: str, folder: str | Path, train_fn: Callable[..., Any],
+                        measure: Callable[[Any, Any], dict[str, Any]]) -> dict[str, Any]:
+    """A fresh seeded LM of checkpoint `name`'s size, trained by train_fn(model, tokenizer, **recipe), saved (with
+    the tokenizer) into `folder`; its metrics: recipe and config, parameters, measure(model, tokenizer), final
+    loss and seconds."""
+    plan = CHECKPOINTS[name]
     tokenizer = build_tokenizer()
     model = build_tiny_lm(tokenizer, seed=plan.recipe.seed, **asdict(plan.size))
     with torch_threads(plan.threads):
-        result = pretrain_lm(model, tokenizer, **asdict(plan.recipe), desc="tiny LM (checkpoint)")
+        result = train_fn(model, tokenizer, **asdict(plan.recipe), desc=f"{name} (checkpoint)")
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
-        cfg = model.config
         return {
-            "recipe": {
-                **asdict(plan.recipe),
-                "config": {
-                    k: getattr(cfg, k)
-                    for k in (
-                        "hidden_size",
-                        "num_hidden_layers",
-                        "num_attention_heads",
-                        "num_key_value_heads",
-                        "vocab_size",
-                    )
-                },
-            },
+            "recipe": {**asdict(plan.recipe), "config": lm_config_fields(model), "threads": plan.threads},
             "parameters": sum(p.numel() for p in model.parameters()),
-            "held_out_perplexity": round(perplexity(model, tokenizer, text_corpus(512, SEEDS.lm_held_out)), 4),
+            **measure(model, tokenizer),
             "final_loss": round(float(np.mean(result.losses[-50:])), 4),
             "train_seconds": round(result.seconds, 1),
         }
+
+
+def build_tiny_lm_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Pre-train the shipped tiny LM into `folder`; its metrics include the held-out perplexity."""
+    return build_lm_checkpoint("tiny_lm", folder, pretrain_lm, lambda model, tokenizer: {
+        "held_out_perplexity": round(perplexity(model, tokenizer, text_corpus(512, SEEDS.lm_held_out)), 4)})
+
+
+def reading_metrics(lm: Any, tokenizer: Any) -> dict[str, dict[str, float]]:
+    """Exact match per question type of the LM alone on notebook 05's held-out questions, each asked after its
+    scene's full description, after its caption, and with no context."""
+    from ..models.bridges import caption_answers
+
+    scenes, qa = eval_set(1000, SEEDS.llava_eval)
+    contexts = {"description": make_descriptions(scenes, seed=0),
+                "caption": make_captions(scenes, seed=0), "none": [""] * len(scenes)}
+    questions = [q.question for q in qa]
+    return {name: {k: round(v, 4) for k, v in vqa_metrics(
+        qa, caption_answers(lm, tokenizer, [texts[q.scene] for q in qa], questions)).items()}
+        for name, texts in contexts.items()}
+
+
+def build_tiny_lm_reader_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Train the reading LM (the tiny LM's architecture, from scratch, on answers after a scene's description)
+    into `folder`; its metrics: how it answers with a description, a caption and no context, and the same
+    for the shipped tiny LM of notebook 05."""
+    return build_lm_checkpoint("tiny_lm_reader", folder, train_reader, lambda model, tokenizer: {
+        "reading": reading_metrics(model, tokenizer), "tiny_lm_reading": reading_metrics(*load_tiny_lm())})
 
 
 def build_tiny_llava_checkpoint(folder: str | Path) -> dict[str, Any]:
@@ -174,12 +206,12 @@ def build_tiny_llava_checkpoint(folder: str | Path) -> dict[str, Any]:
 # name -> builder (takes the output folder, returns a metrics dict); ordered so upstream models come first.
 def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
     """Notebook 06's comparison (metrics only) over the shipped tiny CLIP tower (frozen, features cached) and the
-    shipped tiny LM, evaluated on notebook 05's held-out questions: every row of recipes.BRIDGE_ROWS with the LM
-    frozen (BRIDGES_CHECKPOINT, "rows"), the same rows with the LM trained (BRIDGES_LM_TRAINED, "lm_trained"),
-    BRIDGE_ONE_TURN_ROWS (BRIDGES_ONE_TURN, "one_turn": InstructBLIP, its attention maps, and its control),
-    BRIDGE_ABLATIONS ("ablation": the Q-Former K = 8, LM trained, without positions or without the slot loss);
-    also the frozen LM without an image (IDEFICS at initialisation is exactly that LM). The results so far
-    are written to folder/metrics.partial.json after every row."""
+    reading LM (data/tiny_lm_reader), evaluated on notebook 05's held-out questions: every row of
+    recipes.BRIDGE_ROWS with the LM frozen (BRIDGES_CHECKPOINT, "rows"), the same rows with the LM trained
+    (BRIDGES_LM_TRAINED, "lm_trained"), BRIDGE_ONE_TURN_ROWS (BRIDGES_ONE_TURN, "one_turn": InstructBLIP, its
+    attention maps, and its control), BRIDGE_ABLATIONS ("ablation": the Q-Former K = 8, LM trained, without
+    positions or without the slot loss); also the frozen LM without an image (IDEFICS at initialisation is
+    exactly that LM). The results so far are written to folder/metrics.partial.json after every row."""
     from ..models import bridges as br
     from ..recipes import BRIDGE_ABLATIONS, BRIDGE_ONE_TURN_ROWS, BRIDGE_ROWS, BRIDGES_LM_TRAINED, BRIDGES_ONE_TURN
 
@@ -208,7 +240,7 @@ def build_bridges_checkpoint(folder: str | Path) -> dict[str, Any]:
             pool = replace(raw_pool, features=br.add_positions(raw_pool.features, rec.positions))
             scene_features = br.add_positions(raw_features, rec.positions)
             for name, kind, tokens in rows:
-                lm, tokenizer = load_tiny_lm()
+                lm, tokenizer = load_reader_lm()
                 model = br.build_bridge_vlm(kind, lm, tokenizer, num_tokens=max(tokens, 1), seed=rec.seed,
                                             train_lm=rec.train_lm)
                 if kind == "xattn" and not rec.train_lm:
@@ -244,7 +276,8 @@ BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "tiny_clip_scene": build_tiny_clip_scene_checkpoint,
     "tiny_lm": build_tiny_lm_checkpoint,
     "tiny_llava": build_tiny_llava_checkpoint,  # needs tiny_clip and tiny_lm
-    "bridges": build_bridges_checkpoint,  # metrics only; needs tiny_clip, tiny_lm
+    "tiny_lm_reader": build_tiny_lm_reader_checkpoint,  # its metrics read tiny_lm too
+    "bridges": build_bridges_checkpoint,  # metrics only; needs tiny_clip, tiny_lm_reader
 }
 
 
