@@ -704,7 +704,7 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # on our task: early fusion over every patch (the MLP) hands the LM each patch's place as a token
 # position; the early-fusion Q-Former and the middle-fusion gated layers, which both attend over
 # patches by content, answered position only once the positions were written into the features
-# (and, for the Q-Former, once each object had a token of its own). With the LM frozen, every
+# (and the Q-Former read it best once each object also had a token of its own). With the LM frozen, every
 # design read the scene once the LM could read a description (the reading LM); over notebook 05's
 # tiny LM, which cannot, only middle fusion did: new layers inside the LM were the one way past
 # it (the previous build, `data/README.md`).
@@ -840,9 +840,9 @@ check("06.flops_saved", answer)
 # many small objects) competes for a few vectors, and the queries do not know the question
 # (unless instruction-aware). Counting needs one slot per object or an aggregate the queries were
 # trained to compute; OCR needs many high-resolution tokens. Section 7 saw a cousin of this:
-# pooling by content drops *where* each patch was, and our Q-Former answered position only with
-# the positions added to its features and a slot loss giving each object a token of its own,
-# learned first in a slot stage.
+# pooling by content drops *where* each patch was: our Q-Former answered position at chance
+# without the positions added to its features, and best with a slot loss giving each object a
+# token of its own, learned first in a slot stage.
 # </details>
 #
 # **Q5. What does Flamingo's tanh gate protect, and what would happen without it?**
