@@ -132,8 +132,8 @@ class LMRecipe:
     context_share: float = 0.0  # share of question-answer texts that follow their scene's caption (text_corpus)
 
 
-# Half the question-answer texts follow their caption: the LM learns to answer from what came before, the skill a
-# VLM's LM needs when the "caption" is visual tokens (notebook 06 keeps it frozen: data/README.md).
+# Half the question-answer texts follow their caption, meant to teach answering from what came before; it learns
+# the formats but not the look-up (notebook 06, section 7, and LM_READER below).
 LM_CHECKPOINT = LMRecipe(steps=600, batch_size=64, lr=3e-3, seed=0, context_share=0.5)
 
 

@@ -414,7 +414,6 @@ def make_captions(scenes: Scenes, seed: int = 0, template: int | None = None) ->
     return captions
 
 
-
 def make_descriptions(scenes: Scenes, seed: int = 0) -> list[str]:
     """One full description per scene: every object with its size, colour, shape and place, in a seeded random
     order, joined by "and" ("a small red circle on the left and a large blue square in the center"). Unlike a
@@ -423,6 +422,7 @@ def make_descriptions(scenes: Scenes, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(require_int("seed", seed, low=0))
     return [" and ".join(describe_object(scenes, i, int(k), "a {size} {color} {shape} {where}")
                          for k in rng.permutation(int(n))) for i, n in enumerate(scenes.n_objects)]
+
 
 # ---- multi-object captions as data: parse, check against a scene, and their hard negatives ------------
 

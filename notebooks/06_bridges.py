@@ -66,7 +66,7 @@ from course_lib.models.clip import load_tiny_clip
 from course_lib.models.resampler import ResamplerBridge
 from course_lib.plots import plot_loss_curve
 from course_lib.recipes import BRIDGES_CHECKPOINT, BRIDGES_LIVE, SEEDS
-from course_lib.shapes_world import generate_scenes, make_captions, make_descriptions
+from course_lib.shapes_world import generate_scenes, make_descriptions
 from course_lib.tools.bench import report
 from course_lib.tools.checkpoints import load_metrics
 from course_lib.widgets import explore
@@ -320,8 +320,9 @@ except ValueError as err:
 # The placeholders in the prompt are filled from the bridge (with the course's count guard); the
 # Flamingo row has none. Evaluation asks notebook 05's 1,000 held-out questions, one per prompt.
 # The blind baseline is notebook 05's: its tiny LM trained on the same kind of conversations
-# without the image, the answers a model can give from the question alone. The rows are shipped (`data/bridges/metrics.json`, rebuilt by
-# `python -m course_lib.tools.checkpoints bridges`); the notebook trains one live.
+# without the image, the answers a model can give from the question alone. The rows are shipped
+# (`data/bridges/metrics.json`, rebuilt by `python -m course_lib.tools.checkpoints bridges`); the
+# notebook trains one live.
 
 # %%
 clip, _ = load_tiny_clip()
@@ -392,9 +393,9 @@ for regime, rows in regimes.items():
 # *LM frozen.* Over the reading LM, every row beats the blind row on colour, shape, position and
 # count. The Q-Former rows with 4 and 8 tokens score lowest overall (0.496, 0.492), the Perceiver
 # with 8 next (0.525); the Q-Former with 16 or 32 scores with the MLP's 36 tokens and the gated
-# row (0.547 to 0.557). With the LM frozen, fewer
-# tokens cost accuracy here, but these are single runs, so read it as a hint. The gated row reads
-# position best (0.607): its text attends to the 36 features directly.
+# row (0.547 to 0.557). With the LM frozen, fewer tokens cost accuracy here, but these are single
+# runs, so read it as a hint. The gated row reads position best (0.607): its text attends to the
+# 36 features directly.
 #
 # *LM trained.* Every row rises, and every row beats the blind row on all four types. The
 # Q-Former at K = 8 and 16 scores highest (0.667, 0.690), above the MLP's 36 tokens (0.623); the
@@ -413,22 +414,24 @@ for regime, rows in regimes.items():
 descriptions = make_descriptions(eval_scenes, seed=0)
 in_text = [descriptions[q.scene] for q in eval_qa]
 eval_questions = [q.question for q in eval_qa]
-reading = {name: lv.vqa_metrics(eval_qa, br.caption_answers(model, tokenizer, in_text, eval_questions))
-           for name, model in (("nb05 tiny LM", load_tiny_lm()[0]), ("reading LM", load_reader_lm()[0]))}
-assert {k: round(v, 4) for k, v in reading["reading LM"].items()} == load_metrics("tiny_lm_reader")["reading"]["description"]
+lms = {"nb05 tiny LM": load_tiny_lm()[0], "reading LM": load_reader_lm()[0]}
+reading = {f"{name}, {context}": lv.vqa_metrics(eval_qa, br.caption_answers(model, tokenizer, texts, eval_questions))
+           for name, model in lms.items() for context, texts in (("description in text", in_text),
+                                                                  ("no text", [""] * len(eval_qa)))}
+shipped_reading = load_metrics("tiny_lm_reader")["reading"]
+assert {k: round(v, 4) for k, v in reading["reading LM, description in text"].items()} == shipped_reading["description"]
 print(f'e.g. "{in_text[0]} {eval_qa[0].question}" -> {eval_qa[0].answer}')
-print(lv.metrics_table({**{f"{name}, description in text": m for name, m in reading.items()}, "blind (nb05)": blind}))
+print(lv.metrics_table({**reading, "blind (nb05)": blind}))
 
 # %% [markdown]
-# Given the scene's full description, notebook 05's tiny LM answers colour 0.172, its rate with
-# no text at all (`tiny_lm_reading` in `data/tiny_lm_reader/metrics.json`), and shape and
-# position barely above the blind row. It was pre-trained on captions followed by questions about them,
-# yet it never learned to find "the square" in its context and read off the colour in front of
-# it. The reading LM, the same architecture and tokenizer, reads colour, shape and position from
-# the same text. What made the difference, in single runs logged in `data/README.md`: the loss on
-# the answers only, and a learning rate of 5e-4 instead of the tiny LM's 3e-3 (at 3e-3 the same
-# training put nearly all of each head's weight on one key and left colour near the rate of one
-# fixed answer after 4,000 steps).
+# Given the scene's full description, notebook 05's tiny LM answers colour 0.172, its rate with no
+# text at all, and shape and position within 0.07 of the blind row. It was pre-trained on captions
+# followed by questions about them, yet it never learned to find "the circle" in its context and
+# read off the colour in front of it. The reading LM, the same architecture and tokenizer, reads
+# colour, shape and position from the same text. What made the difference, in single runs logged
+# in `data/README.md`: the loss on the answers only, and a learning rate of 5e-4 instead of the
+# tiny LM's 3e-3 (at 3e-3 the same training put nearly all of each head's weight on one key and
+# left colour near the rate of one fixed answer after 4,000 steps).
 #
 # Over notebook 05's LM, the frozen rows of the previous build answered colour and shape exactly
 # as that LM with no image (same file): we found no prefix that made it look a colour up. Over the
@@ -528,10 +531,10 @@ for name, row in qformer_runs.items():
           f"above the blind baseline ({blind['position']:.3f}): {p > blind['position']}")
 
 # %% [markdown]
-# On the K = 16 row over two seeds (over notebook 05's LM), the stage made the difference: position read with it in both,
-# in neither without it (the four runs are in `data/README.md`; this build has no row without the
-# stage). Single runs still differ by several points, so read any one row of these tables with
-# care.
+# On the K = 16 row over two seeds (over notebook 05's LM), the stage made the difference:
+# position read with it in both, in neither without it (the four runs are in `data/README.md`;
+# this build has no row without the stage). Single runs still differ by several points, so read
+# any one row of these tables with care.
 
 # %% [markdown]
 # Costs do not depend on the trained weights, so we measure them here on fresh models of each
@@ -677,37 +680,37 @@ print(lv.metrics_table({"InstructBLIP K=8": trained_one_turn["instructblip_8"]["
 # %% [markdown]
 # **What we measured.** The trained queries look at objects: their share on an object's cell is
 # above uniform. But not at the object the question names: over 330 questions the share on the
-# named object equals the share on another one (to 0.002). In the example scene the two
-# questions' maps do differ (printed above), but not toward the named object on average. Yet the
-# answers changed a lot: the InstructBLIP row answers colour and position far better than its
-# control (compare the columns), 0.791 against 0.607 overall. So the question did not move where
-# the queries look, on average; it changed what their outputs carry. Through self-attention the
+# named object equals the share on another one (to 0.002). In the example scene the two questions'
+# maps do differ (printed above), but not toward the named object on average. Yet the answers
+# changed a lot: the InstructBLIP row answers colour and position far better than its control
+# (compare the columns), 0.791 against 0.607 overall. So the question did not move where the
+# queries look, on average; it changed what their outputs carry. Through self-attention the
 # instruction tokens meet what the queries gathered, so the 8 tokens can carry the named object's
-# colour or cell rather than a summary of the scene (a likely route; we did not measure it).
-# A single run, and the recipe matters: in the previous build (notebook 05's LM, 4,000 steps), the
-# two rows answered about as well as each other, 0.573 against 0.562 (`data/README.md`). InstructBLIP also trains its Q-Former on
-# instruction data across many tasks from BLIP-2's pre-trained one, not from scratch. What it
-# buys there, in the paper's ablation: removing the instruction from the Q-Former lowered its
-# held-out scores, most on spatial (ScienceQA) and temporal (iVQA) reasoning, where the question
-# says which region matters.
+# colour or cell rather than a summary of the scene (a likely route; we did not measure it). A
+# single run, and the recipe matters: in the previous build (notebook 05's LM, 4,000 steps), the
+# two rows answered about as well as each other, 0.573 against 0.562 (`data/README.md`).
+# InstructBLIP also trains its Q-Former on instruction data across many tasks from BLIP-2's
+# pre-trained one, not from scratch. What it buys there, in the paper's ablation: removing the
+# instruction from the Q-Former lowered its held-out scores, most on spatial (ScienceQA) and
+# temporal (iVQA) reasoning, where the question says which region matters.
 #
 # ## 9 · Early, middle and late fusion
 #
 # **Late fusion** (CLIP, notebook 02): image and text are encoded separately and meet only as two
-# pooled vectors in a dot product: cheap, great for retrieval, but the text can never ask the image
-# a question. **Early fusion** (LLaVA, and the MLP and Q-Former rows here): visual tokens enter the
-# LM's input sequence, and every LM layer mixes them with the words; the cost grows with the number
-# of tokens (36 vs 8 in the table's prefill FLOPs and KV bytes). **Middle fusion** (Flamingo, the
-# gated x-attn row): the sequence stays text-only and dedicated layers inside the LM look at the
-# image; no visual tokens in the KV cache, only the image keys and values of the gated layers, but
-# new parameters inside the LM. Section 7 measures those costs side by side, and what each read
-# on our task: early fusion over every patch (the MLP) hands the LM each patch's place as a token
-# position; the early-fusion Q-Former and the middle-fusion gated layers, which both attend over
-# patches by content, answered position only once the positions were written into the features
-# (and the Q-Former read it best once each object also had a token of its own). With the LM frozen, every
-# design read the scene once the LM could read a description (the reading LM); over notebook 05's
-# tiny LM, which cannot, only middle fusion did: new layers inside the LM were the one way past
-# it (the previous build, `data/README.md`).
+# pooled vectors in a dot product: cheap, great for retrieval, but the text can never ask the
+# image a question. **Early fusion** (LLaVA, and the MLP and Q-Former rows here): visual tokens
+# enter the LM's input sequence, and every LM layer mixes them with the words; the cost grows with
+# the number of tokens (36 vs 8 in the table's prefill FLOPs and KV bytes). **Middle fusion**
+# (Flamingo, the gated x-attn row): the sequence stays text-only and dedicated layers inside the
+# LM look at the image; no visual tokens in the KV cache, only the image keys and values of the
+# gated layers, but new parameters inside the LM. Section 7 measures those costs side by side, and
+# what each read on our task: early fusion over every patch (the MLP) hands the LM each patch's
+# place as a token position; the early-fusion Q-Former and the middle-fusion gated layers, which
+# both attend over patches by content, answered position only once the positions were written into
+# the features (and the Q-Former read it best once each object also had a token of its own). With
+# the LM frozen, every design read the scene once the LM could read a description (the reading
+# LM); over notebook 05's tiny LM, which cannot, only middle fusion did: new layers inside the LM
+# were the one way past it (the previous build, `data/README.md`).
 #
 # ## 10 · Designer's explorer
 #

@@ -82,6 +82,7 @@ def test_descriptions_name_every_object_with_its_place():
     with pytest.raises(TypeError, match="scenes"):
         sw.make_descriptions(s.images)
 
+
 def test_fixed_template_caption():
     s = sw.generate_scenes(3, seed=0)
     o = s.objects(0)[0]

@@ -459,8 +459,9 @@ def answer_questions(
 def caption_answers(
     lm: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, captions: Sequence[str], questions: Sequence[str]
 ) -> list[str]:
-    """The LM alone answering each question after its scene's caption in text ("<bos> caption question"): what
-    a prefix bridge whose tokens read exactly as the caption could get from a frozen LM (notebook 06, section 7)."""
+    """The LM alone answering each question after a text of its scene ("<bos> caption question"; a caption, a
+    full description, or "" for none): what a prefix bridge whose tokens read exactly as that text could get
+    from a frozen LM (notebook 06, section 7)."""
     require_one_per_row(len(captions), questions, "caption")
     lm.eval()
     prompts = [[tokenizer.bos_token_id] + encode(tokenizer, f"{c} {q}", add_special_tokens=False)

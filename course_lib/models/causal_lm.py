@@ -4,7 +4,9 @@ The corpus mixes captions ("a small red circle left of a large blue square") and
 text ("what color is the circle ? red"). The LM learns the language and the answer formats, but
 not the images: whatever it answers without an image is a language prior.
 
-Taught in notebook 05, section 5; it is the language model of the tiny LLaVA (models/llava.py).
+Taught in notebook 05, section 5; it is the language model of the tiny LLaVA (models/llava.py). The reading LM
+(train_reader, data/tiny_lm_reader) has the same architecture, trained to answer a question from the scene's
+description before it: the LM of notebook 06's bridges (section 7 says why).
 """
 
 from __future__ import annotations
