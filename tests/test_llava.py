@@ -2,6 +2,7 @@
 generation on the shipped model, evaluation metrics, and bad inputs."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from course_lib.models import llava
 from course_lib.models.causal_lm import build_tiny_lm
 from course_lib.models.clip import tiny_clip_config
 from course_lib.models.dual_encoder import image_processor, to_pixel_values
-from course_lib.recipes import SEEDS
+from course_lib.recipes import LLAVA_CHECKPOINT, SEEDS, LLaVARecipe
 from course_lib.shapes_world import (
     COLORS,
     COUNT_WORDS,
@@ -121,6 +122,29 @@ def test_conversations_ask_every_question_type_once(tok):
         llava.vqa_conversations(scenes, seed=5, turns=8)
 
 
+def test_cells_first_spells_out_only_relation_answers_and_final_answer_reads_them_back():
+    scenes = llava.vqa_scenes(40, seed=6)
+    plain = llava.vqa_conversations(scenes, seed=6)
+    steps = llava.vqa_conversations(scenes, seed=6, cells_first=True)
+    relations = [(q, a, b) for c, d in zip(plain, steps) for (q, a), (_, b) in zip(c, d) if " relative to " in q]
+    assert relations and all(a == b for c, d in zip(plain, steps) for (q, a), (_, b) in zip(c, d)
+                             if " relative to " not in q)
+    for q, answer, spelled in relations:
+        first, second = spelled.rsplit(" is ", 1)[0].split(" and ")
+        assert first in POSITIONS and second in POSITIONS and first != second
+        assert llava.final_answer(q, spelled) == answer and spelled.endswith(" is " + answer)
+    qa = next(q for q in make_vqa(scenes, seed=6) if q.kind == "relation")
+    i = qa.scene
+    a = [k for k in range(3) if f"{COLORS[scenes.colors[i, k]]} {SHAPES[scenes.shapes[i, k]]}" in qa.question]
+    cells = {POSITIONS[scenes.cells[i, k]] for k in a}
+    assert set(llava.relation_steps(scenes, qa).rsplit(" is ", 1)[0].split(" and ")) == cells
+    assert llava.final_answer("what color is the circle ?", "red") == "red"
+    with pytest.raises(ValueError, match="relation question of make_vqa"):
+        llava.relation_steps(generate_scenes(2, seed=99), qa)
+    with pytest.raises(TypeError, match="cells_first"):
+        llava.vqa_conversations(scenes, seed=6, cells_first="yes")
+
+
 def test_token_mismatch_raises(tok, random_llava):
     scenes = generate_scenes(1, seed=0)
     wrong = llava.LlavaProcessor(
@@ -212,7 +236,11 @@ def test_generation_on_shipped_model_answers_from_the_vocabulary(shipped):
     assert all(predictions) and all(set(p.split()) <= vocabulary for p in predictions)
     assert np.mean([p in ANSWERS for p in predictions]) >= 0.9  # nearly always a well-formed answer
     single = [llava.generate_answers(model, tok, scenes.images[[q.scene]], [q.question])[0] for q in qa[:8]]
-    assert single == predictions[:8]  # left padding does not change the answers
+    assert [llava.final_answer(q.question, a) for q, a in zip(qa, single)] == predictions[:8]  # left padding
+    relation = [q for q in qa if q.kind == "relation"]
+    spelled = llava.generate_answers(model, tok, scenes.images[[q.scene for q in relation]],
+                                     [q.question for q in relation])
+    assert all(a.split(" is ")[0].split(" and ")[0] in POSITIONS for a in spelled)  # trained with cells_first
 
 
 def test_bad_inputs_raise(shipped):
@@ -258,6 +286,19 @@ def test_shipped_metrics_hold_every_slice_of_the_large_evaluation():
         slices = large[f"{name}_slices"]
         assert sum(s["questions"] for s in slices.values()) == large["questions"]
         assert all(s["questions"] >= 100 for s in slices.values())  # each slice can be judged to about +-0.08
+
+
+def test_ablation_rows_are_earlier_builds_one_change_apart():
+    """data/tiny_llava/ablation.json: each earlier build's recipe differs from the next (the last from the shipped
+    recipe) in exactly one field, so each row of notebook 05's table names one change."""
+    rows = json.loads((data_path(llava.TINY_LLAVA) / "ablation.json").read_text())["rows"]
+    recipes = [asdict(LLaVARecipe(**r["recipe"])) for r in rows] + [asdict(LLAVA_CHECKPOINT)]
+    for before, after in zip(recipes, recipes[1:]):
+        assert sum(before[k] != after[k] for k in after) == 1
+    recorded = json.loads((data_path(llava.TINY_LLAVA) / "metrics.json").read_text())
+    for r in rows:
+        assert r["label"] and set(r["llava"]) == set(recorded["llava"])
+        assert r["eval_3000"]["llava_slices"].keys() == recorded["eval_3000"]["llava_slices"].keys()
 
 
 def test_shipped_blind_baseline_reproduces_its_metrics():

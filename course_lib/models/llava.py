@@ -57,7 +57,9 @@ from ..patches import num_patches
 from ..shapes_world import (
     COLORS,
     MAX_SCENES,
+    POSITIONS,
     QA,
+    QUESTION_FORMS,
     QUESTION_TYPES,
     SHAPES,
     Scenes,
@@ -80,6 +82,7 @@ BLIND = "blind"  # data/tiny_llava/blind: its blind baseline
 FEATURE_LAYER = -2  # LLaVA takes the vision tower's second-to-last hidden states
 STRATEGY = "default"  # ... and drops the class token
 PROJECTORS: tuple[str, ...] = ("mlp", "linear")
+ANSWER_TOKENS = 8  # the longest answer: "bottom right and bottom left is right" (cells_first) and its <eos>
 
 
 # ---- processor and the <image> expansion ----------------------------------------------------
@@ -292,9 +295,12 @@ def vqa_scenes(n_scenes: int, seed: int) -> Scenes:
     )
 
 
-def vqa_conversations(scenes: Scenes, seed: int, turns: int = len(QUESTION_TYPES)) -> list[list[Turn]]:
-    """One conversation per scene: `turns` of make_vqa's questions about it, in a seeded random order."""
+def vqa_conversations(scenes: Scenes, seed: int, turns: int = len(QUESTION_TYPES),
+                      cells_first: bool = False) -> list[list[Turn]]:
+    """One conversation per scene: `turns` of make_vqa's questions about it, in a seeded random order;
+    cells_first: relation answers name both objects' cells first (relation_steps)."""
     turns = require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
+    require_instance("cells_first", cells_first, bool, "True or False")
     by_scene: dict[int, list[QA]] = {}
     for q in make_vqa(scenes, seed=seed):
         by_scene.setdefault(q.scene, []).append(q)
@@ -302,8 +308,36 @@ def vqa_conversations(scenes: Scenes, seed: int, turns: int = len(QUESTION_TYPES
     conversations = []
     for i in range(len(scenes)):
         order = rng.permutation(len(by_scene[i]))[:turns]
-        conversations.append([(by_scene[i][j].question, by_scene[i][j].answer) for j in order])
+        conversations.append([(by_scene[i][j].question, relation_steps(scenes, by_scene[i][j]) if cells_first
+                               else by_scene[i][j].answer) for j in order])
     return conversations
+
+
+def relation_steps(scenes: Scenes, qa: QA) -> str:
+    """qa's answer with its steps written out when it is a relation: the first object's cell, the second's, then
+    the relation ("bottom left and center is left"); any other answer as it is. The recipe's `cells_first`
+    answer format, a short chain of thought; final_answer reads the relation back. Taught in notebook 05, section 7."""
+    require_scenes("scenes", scenes)
+    require_instance("qa", qa, QA, "a QA item from make_vqa() or eval_set()")
+    if qa.kind != "relation":
+        return qa.answer
+    i, slots = qa.scene, QUESTION_FORMS["relation"].fullmatch(qa.question)
+    names = [] if not 0 <= i < len(scenes) else [
+        (COLORS[scenes.colors[i, k]], SHAPES[scenes.shapes[i, k]]) for k in range(int(scenes.n_objects[i]))]
+    if slots is None or not {(slots["c"], slots["s"]), (slots["c2"], slots["s2"])} <= set(names):
+        raise ValueError(f"qa must be a relation question of make_vqa about scene {i} of these {len(scenes)} scenes, "
+                         f"got {qa.question!r}; pass the scenes that make_vqa asked about")
+    first, second = (POSITIONS[scenes.cells[i, names.index((slots[c], slots[s]))]]
+                     for c, s in (("c", "s"), ("c2", "s2")))
+    return f"{first} and {second} is {qa.answer}"
+
+
+def final_answer(question: str, text: str) -> str:
+    """The answer a generated text gives to `question`: for a relation question its last word (a model trained
+    with cells_first names both cells first, relation_steps), for any other the text itself."""
+    question, text = require_str("question", question), require_str("text", text)
+    relation = QUESTION_FORMS["relation"].fullmatch(" ".join(question.lower().replace("?", " ?").split()))
+    return text.split()[-1] if relation and text.split() else text
 
 
 def patch_targets(scenes: Scenes, grid: int = 6) -> torch.Tensor:
@@ -356,12 +390,14 @@ def vqa_batch(
     blind: bool = False,
     turns: int = len(QUESTION_TYPES),
     targets: bool = False,
+    cells_first: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image);
-    targets: also the scenes' patch_targets (B, 36, 3), for the auxiliary patch loss."""
+    targets: also the scenes' patch_targets (B, 36, 3), for the auxiliary patch loss; cells_first: relation
+    answers name both cells first (relation_steps)."""
     scenes = vqa_scenes(require_int("batch_size", batch_size, low=1, high=MAX_SCENES), seed)
-    batch = llava_batch(tokenizer, None if blind else scenes.images, vqa_conversations(scenes, seed, turns),
-                        n_image_tokens)
+    batch = llava_batch(tokenizer, None if blind else scenes.images,
+                        vqa_conversations(scenes, seed, turns, cells_first), n_image_tokens)
     if targets:
         batch["patch_targets"] = patch_targets(scenes, grid=math.isqrt(n_image_tokens))
     return batch
@@ -370,12 +406,12 @@ def vqa_batch(
 def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
                 batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False,
                 turns: int = len(QUESTION_TYPES), no_decay: str = "standard", patch_loss: float = 0.0,
-                progress: bool = True, desc: str | None = None) -> TrainResult:
+                cells_first: bool = False, progress: bool = True, desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
     conversations of `turns` questions per image (blind=True withholds the image); no_decay: the rule of
     training.no_decay_parameters; patch_loss: weight of the auxiliary loss of an AttributeHead (seeded by
-    `seed`) on the projector's tokens, added in stage 2 (0: none).
-    Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
+    `seed`) on the projector's tokens, added in stage 2 (0: none); cells_first: stage 2's relation answers name
+    both objects' cells first (relation_steps). Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
     require_tokenizer("tokenizer", tokenizer)
     batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
@@ -396,7 +432,8 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
         return (
             caption_batch(tokenizer, batch_size, s, n)
             if stage == 1
-            else vqa_batch(tokenizer, batch_size, s, n, blind, turns, targets=bool(patch_loss))
+            else vqa_batch(tokenizer, batch_size, s, n, blind, turns, targets=bool(patch_loss),
+                           cells_first=cells_first)
         )
 
     desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
@@ -432,7 +469,7 @@ def generate_answers(
     images: np.ndarray | None,
     questions: Sequence[str],
     *,
-    max_new_tokens: int = 4,
+    max_new_tokens: int = ANSWER_TOKENS,
     batch_size: int = 250,
 ) -> list[str]:
     """Greedy generate() answers to one question per image (images None: blind, text only), left-padded."""
@@ -512,10 +549,12 @@ def evaluate(
     *,
     blind: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
-    """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images)."""
+    """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images); each
+    prediction is the generated text's final_answer (a relation's last word)."""
     require_scenes("scenes", scenes)
     images = None if blind else scenes.images[[q.scene for q in qa]]
-    predictions = generate_answers(model, tokenizer, images, [q.question for q in qa])
+    texts = generate_answers(model, tokenizer, images, [q.question for q in qa])
+    predictions = [final_answer(q.question, text) for q, text in zip(qa, texts)]
     return vqa_metrics(qa, predictions), predictions
 
 
@@ -562,7 +601,7 @@ def render_answers(models: dict[str, tuple[LlavaForConditionalGeneration, bool]]
     for name, (model, sees_image) in models.items():
         image = scenes.images[index : index + 1] if sees_image else None
         answer = generate_answers(model, tokenizer, image, [question])[0]
-        mark = "" if truth is None else ("  [right]" if answer == truth else "  [wrong]")
+        mark = "" if truth is None else ("  [right]" if final_answer(question, answer) == truth else "  [wrong]")
         lines.append(f"{name}{'' if sees_image else ' (no image)'}: {answer}{mark}")
     fig, (ax_img, ax) = plt.subplots(1, 2, figsize=(9, 2.4), gridspec_kw={"width_ratios": [1, 3]},
                                      layout="constrained")
@@ -614,10 +653,12 @@ def train_two_stages(
     blind: bool = False,
     no_decay: str = "standard",
     patch_loss: float = 0.0,
+    cells_first: bool = False,
     progress: bool = True,
 ) -> tuple[TrainResult | None, TrainResult]:
     """Stage 1 (skipped when blind: there is no image to align) then stage 2; no_decay: training.no_decay_parameters'
-    rule; patch_loss: stage 2's auxiliary patch loss (train_stage), not used when blind (no image tokens)."""
+    rule; patch_loss: stage 2's auxiliary patch loss (train_stage), not used when blind (no image tokens);
+    cells_first: stage 2's relation answers name both cells first (relation_steps)."""
     first = (
         None
         if blind
@@ -628,5 +669,5 @@ def train_two_stages(
     )
     second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed,
                          blind=blind, turns=turns, no_decay=no_decay, patch_loss=0.0 if blind else patch_loss,
-                         progress=progress)
+                         cells_first=cells_first, progress=progress)
     return first, second
