@@ -139,6 +139,7 @@ def test_cells_first_spells_out_only_relation_answers_and_final_answer_reads_the
     cells = {POSITIONS[scenes.cells[i, k]] for k in a}
     assert set(llava.relation_steps(scenes, qa).rsplit(" is ", 1)[0].split(" and ")) == cells
     assert llava.final_answer("what color is the circle ?", "red") == "red"
+    assert llava.final_answer(qa.question, "") == ""  # a model that stops at once answers nothing
     with pytest.raises(ValueError, match="relation question of make_vqa"):
         llava.relation_steps(generate_scenes(2, seed=99), qa)
     with pytest.raises(TypeError, match="cells_first"):
