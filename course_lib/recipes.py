@@ -170,16 +170,19 @@ class LLaVARecipe:
     no_decay: str = "standard"  # training.no_decay_parameters' rule
     patch_loss: float = 0.0  # stage 2's auxiliary per-patch attribute loss (llava.AttributeHead), its weight
     cells_first: bool = False  # stage 2's relation answers name both objects' cells first (llava.relation_steps)
+    objects_first: bool = False  # its colour answers list the scene's objects first (llava.colour_steps)
 
 
-# The LLaVA recipe: the no-decay rule, the auxiliary patch loss and relation answers that name both cells first
-# (each a shipped build, data/tiny_llava/ablation.json); the levers tried towards issue 16's target, each a measured
-# run, are in data/README.md.
+# The LLaVA recipe: the no-decay rule, the auxiliary patch loss, relation answers that name both cells first and
+# colour answers that list the objects first (each a shipped build, data/tiny_llava/ablation.json); the levers
+# tried towards issue 16's target, each a measured run, are in data/README.md.
 LLAVA_CHECKPOINT = LLaVARecipe(stage1_steps=200, stage2_steps=5000, batch_size=32, lr1=3e-3, lr2=2e-3,
-                               turns=len(QUESTION_TYPES), seed=0, patch_loss=1.0, cells_first=True)
-# The notebook's live run: the shipped recipe, shorter (134 s of training on two cores, 2026-12-07; BENCHMARKS.md).
+                               turns=len(QUESTION_TYPES), seed=0, patch_loss=1.0, cells_first=True,
+                               objects_first=True)
+# The notebook's live run: the shipped recipe, shorter (146 s of training on a slow two-core machine, 2026-12-08;
+# BENCHMARKS.md).
 LLAVA_LIVE = LLaVARecipe(stage1_steps=100, stage2_steps=600, batch_size=32, lr1=3e-3, lr2=2e-3,
-                         turns=len(QUESTION_TYPES), seed=0, patch_loss=1.0, cells_first=True)
+                         turns=len(QUESTION_TYPES), seed=0, patch_loss=1.0, cells_first=True, objects_first=True)
 
 # ---- bridges (notebook 06) -----------------------------------------------------------------------------------
 

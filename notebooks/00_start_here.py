@@ -326,7 +326,7 @@ print("minutes to run (make bench, 2 cores):", ", ".join(f"{nb}: {m}" for nb, m 
 # | 03 SigLIP | sigmoid loss, chunked and truly distributed over processes | all-gather vs ring, initialisation, small-batch training | 2 min | 90 min |
 # | 04 Zero-shot | prompts, ensembling, abstention, failure modes | calibration, prompt engineering, linear probes | 1 min | 75 min |
 # | 05 LLaVA | projector, `<image>` expansion, a tiny LLaVA trained in two stages | visual token budgets, KV cache, hallucination | 3 min | 90 min |
-# | 06 Q-Former | learned queries, Perceiver resampler, gated cross-attention | fixed-size visual tokens, fusion designs | 3 min | 90 min |
+# | 06 Q-Former | learned queries, Perceiver resampler, gated cross-attention | fixed-size visual tokens, fusion designs | 2 min | 90 min |
 # | 07 Video | sampling, pooling, temporal grounding | token budgets for video, factorised attention | 2 min | 90 min |
 # | 08 Interview review | flash cards, quiz, drills | everything above | 1 min | 60 min or more |
 #

@@ -146,6 +146,29 @@ def test_cells_first_spells_out_only_relation_answers_and_final_answer_reads_the
         llava.vqa_conversations(scenes, seed=6, cells_first="yes")
 
 
+def test_objects_first_lists_the_objects_by_colour_only_in_colour_answers():
+    scenes = llava.vqa_scenes(60, seed=8)
+    plain = llava.vqa_conversations(scenes, seed=8, cells_first=True)
+    steps = llava.vqa_conversations(scenes, seed=8, cells_first=True, objects_first=True)
+    pairs = [(q, a, b) for c, d in zip(plain, steps) for (q, a), (_, b) in zip(c, d)]
+    colour = [(q, a, b) for q, a, b in pairs if q.startswith("what color")]
+    assert colour and all(a == b for q, a, b in pairs if not q.startswith("what color"))
+    for q, answer, spelled in colour:
+        named = [tuple(o.split()) for o in spelled.rsplit(" is ", 1)[0].split(" and ")]
+        i = next(k for k, conversation in enumerate(steps) if (q, spelled) in conversation)
+        n = int(scenes.n_objects[i])
+        objects = zip(scenes.colors[i, :n], scenes.shapes[i, :n])
+        assert sorted(named) == sorted((COLORS[c], SHAPES[s]) for c, s in objects)
+        assert (answer, q.split()[4]) in named  # the asked object is listed with its colour
+        assert [COLORS.index(c) for c, _ in named] == sorted(COLORS.index(c) for c, _ in named)  # palette order
+        assert llava.final_answer(q, spelled) == answer and len(spelled.split()) < llava.ANSWER_TOKENS
+    qa = next(q for q in make_vqa(scenes, seed=8) if q.kind == "color")
+    with pytest.raises(ValueError, match="colour question of make_vqa"):
+        llava.colour_steps(generate_scenes(2, seed=99), qa)
+    with pytest.raises(TypeError, match="objects_first"):
+        llava.vqa_conversations(scenes, seed=8, objects_first=1)
+
+
 def test_token_mismatch_raises(tok, random_llava):
     scenes = generate_scenes(1, seed=0)
     wrong = llava.LlavaProcessor(

@@ -82,7 +82,8 @@ BLIND = "blind"  # data/tiny_llava/blind: its blind baseline
 FEATURE_LAYER = -2  # LLaVA takes the vision tower's second-to-last hidden states
 STRATEGY = "default"  # ... and drops the class token
 PROJECTORS: tuple[str, ...] = ("mlp", "linear")
-ANSWER_TOKENS = 8  # the longest answer: "bottom right and bottom left is right" (cells_first) and its <eos>
+# the longest answer and its <eos>: "red circle and green cross and blue square is blue" (objects_first)
+ANSWER_TOKENS = 11
 
 
 # ---- processor and the <image> expansion ----------------------------------------------------
@@ -296,11 +297,19 @@ def vqa_scenes(n_scenes: int, seed: int) -> Scenes:
 
 
 def vqa_conversations(scenes: Scenes, seed: int, turns: int = len(QUESTION_TYPES),
-                      cells_first: bool = False) -> list[list[Turn]]:
+                      cells_first: bool = False, objects_first: bool = False) -> list[list[Turn]]:
     """One conversation per scene: `turns` of make_vqa's questions about it, in a seeded random order;
-    cells_first: relation answers name both objects' cells first (relation_steps)."""
+    cells_first: relation answers name both objects' cells first (relation_steps); objects_first: colour
+    answers list the scene's objects by colour first (colour_steps)."""
     turns = require_int("turns", turns, low=1, high=len(QUESTION_TYPES))
     require_instance("cells_first", cells_first, bool, "True or False")
+    require_instance("objects_first", objects_first, bool, "True or False")
+
+    def answer(qa: QA) -> str:
+        if cells_first and qa.kind == "relation":
+            return relation_steps(scenes, qa)
+        return colour_steps(scenes, qa) if objects_first and qa.kind == "color" else qa.answer
+
     by_scene: dict[int, list[QA]] = {}
     for q in make_vqa(scenes, seed=seed):
         by_scene.setdefault(q.scene, []).append(q)
@@ -308,8 +317,7 @@ def vqa_conversations(scenes: Scenes, seed: int, turns: int = len(QUESTION_TYPES
     conversations = []
     for i in range(len(scenes)):
         order = rng.permutation(len(by_scene[i]))[:turns]
-        conversations.append([(by_scene[i][j].question, relation_steps(scenes, by_scene[i][j]) if cells_first
-                               else by_scene[i][j].answer) for j in order])
+        conversations.append([(by_scene[i][j].question, answer(by_scene[i][j])) for j in order])
     return conversations
 
 
@@ -332,12 +340,33 @@ def relation_steps(scenes: Scenes, qa: QA) -> str:
     return f"{first} and {second} is {qa.answer}"
 
 
+def colour_steps(scenes: Scenes, qa: QA) -> str:
+    """qa's answer with its steps written out when it is a colour question: every object of the scene by colour
+    and shape, in palette order (COLORS), then the asked one's colour ("red diamond and orange triangle is
+    orange"); any other answer as it is. The recipe's `objects_first` answer format: each listed object is a
+    look-up by colour (which the model does well); the answer is then in the text. Taught in notebook 05, section 7."""
+    require_scenes("scenes", scenes)
+    require_instance("qa", qa, QA, "a QA item from make_vqa() or eval_set()")
+    if qa.kind != "color":
+        return qa.answer
+    i, slots = qa.scene, QUESTION_FORMS["color"].fullmatch(qa.question)
+    n = int(scenes.n_objects[i]) if 0 <= i < len(scenes) else 0
+    order = sorted(range(n), key=lambda k: int(scenes.colors[i, k]))
+    names = [(COLORS[scenes.colors[i, k]], SHAPES[scenes.shapes[i, k]]) for k in order]
+    if slots is None or (qa.answer, slots["s"]) not in names:
+        raise ValueError(f"qa must be a colour question of make_vqa about scene {i} of these {len(scenes)} scenes, "
+                         f"got {qa.question!r} (answer {qa.answer!r}); pass the scenes that make_vqa asked about")
+    return " and ".join(f"{c} {s}" for c, s in names) + f" is {qa.answer}"
+
+
 def final_answer(question: str, text: str) -> str:
-    """The answer a generated text gives to `question`: for a relation question its last word (a model trained
-    with cells_first names both cells first, relation_steps), for any other the text itself."""
+    """The answer a generated text gives to `question`: for a relation or colour question its last word (a model
+    trained with cells_first or objects_first writes its steps first: relation_steps, colour_steps), for any
+    other the text itself."""
     question, text = require_str("question", question), require_str("text", text, allow_empty=True)  # may be empty
-    relation = QUESTION_FORMS["relation"].fullmatch(" ".join(question.lower().replace("?", " ?").split()))
-    return text.split()[-1] if relation and text.split() else text
+    asked = " ".join(question.lower().replace("?", " ?").split())
+    stepped = any(QUESTION_FORMS[kind].fullmatch(asked) for kind in ("relation", "color"))
+    return text.split()[-1] if stepped and text.split() else text
 
 
 def patch_targets(scenes: Scenes, grid: int = 6) -> torch.Tensor:
@@ -391,13 +420,15 @@ def vqa_batch(
     turns: int = len(QUESTION_TYPES),
     targets: bool = False,
     cells_first: bool = False,
+    objects_first: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Stage-2 batch: one conversation of `turns` questions and answers per seeded scene (blind: no image);
     targets: also the scenes' patch_targets (B, 36, 3), for the auxiliary patch loss; cells_first: relation
-    answers name both cells first (relation_steps)."""
+    answers name both cells first (relation_steps); objects_first: colour answers list the objects first
+    (colour_steps)."""
     scenes = vqa_scenes(require_int("batch_size", batch_size, low=1, high=MAX_SCENES), seed)
     batch = llava_batch(tokenizer, None if blind else scenes.images,
-                        vqa_conversations(scenes, seed, turns, cells_first), n_image_tokens)
+                        vqa_conversations(scenes, seed, turns, cells_first, objects_first), n_image_tokens)
     if targets:
         batch["patch_targets"] = patch_targets(scenes, grid=math.isqrt(n_image_tokens))
     return batch
@@ -406,12 +437,14 @@ def vqa_batch(
 def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, stage: int, *, steps: int,
                 batch_size: int = 64, lr: float = 3e-3, seed: int = 0, blind: bool = False,
                 turns: int = len(QUESTION_TYPES), no_decay: str = "standard", patch_loss: float = 0.0,
-                cells_first: bool = False, progress: bool = True, desc: str | None = None) -> TrainResult:
+                cells_first: bool = False, objects_first: bool = False, progress: bool = True,
+                desc: str | None = None) -> TrainResult:
     """Run one stage with course_lib.training.train: 1 = projector on captions, 2 = projector + LM on
     conversations of `turns` questions per image (blind=True withholds the image); no_decay: the rule of
     training.no_decay_parameters; patch_loss: weight of the auxiliary loss of an AttributeHead (seeded by
     `seed`) on the projector's tokens, added in stage 2 (0: none); cells_first: stage 2's relation answers name
-    both objects' cells first (relation_steps). Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
+    both objects' cells first (relation_steps); objects_first: stage 2's colour answers list the scene's objects
+    first (colour_steps). Batch of step s uses seed step_seed(seed, s) * 4 + stage."""
     params = set_stage(model, stage)
     require_tokenizer("tokenizer", tokenizer)
     batch_size = require_int("batch_size", batch_size, low=1, high=MAX_SCENES)
@@ -433,7 +466,7 @@ def train_stage(model: LlavaForConditionalGeneration, tokenizer: PreTrainedToken
             caption_batch(tokenizer, batch_size, s, n)
             if stage == 1
             else vqa_batch(tokenizer, batch_size, s, n, blind, turns, targets=bool(patch_loss),
-                           cells_first=cells_first)
+                           cells_first=cells_first, objects_first=objects_first)
         )
 
     desc = desc or f"stage {stage}" + (" (blind)" if blind else "")
@@ -550,7 +583,7 @@ def evaluate(
     blind: bool = False,
 ) -> tuple[dict[str, float], list[str]]:
     """(vqa_metrics, predictions) of `model` on questions `qa` about `scenes` (blind: without images); each
-    prediction is the generated text's final_answer (a relation's last word)."""
+    prediction is the generated text's final_answer (the last word of a relation or colour answer)."""
     require_scenes("scenes", scenes)
     images = None if blind else scenes.images[[q.scene for q in qa]]
     texts = generate_answers(model, tokenizer, images, [q.question for q in qa])
@@ -654,11 +687,13 @@ def train_two_stages(
     no_decay: str = "standard",
     patch_loss: float = 0.0,
     cells_first: bool = False,
+    objects_first: bool = False,
     progress: bool = True,
 ) -> tuple[TrainResult | None, TrainResult]:
     """Stage 1 (skipped when blind: there is no image to align) then stage 2; no_decay: training.no_decay_parameters'
     rule; patch_loss: stage 2's auxiliary patch loss (train_stage), not used when blind (no image tokens);
-    cells_first: stage 2's relation answers name both cells first (relation_steps)."""
+    cells_first: stage 2's relation answers name both cells first (relation_steps); objects_first: its colour
+    answers list the scene's objects first (colour_steps)."""
     first = (
         None
         if blind
@@ -669,5 +704,5 @@ def train_two_stages(
     )
     second = train_stage(model, tokenizer, 2, steps=stage2_steps, batch_size=batch_size, lr=lr2, seed=seed,
                          blind=blind, turns=turns, no_decay=no_decay, patch_loss=0.0 if blind else patch_loss,
-                         cells_first=cells_first, progress=progress)
+                         cells_first=cells_first, objects_first=objects_first, progress=progress)
     return first, second
