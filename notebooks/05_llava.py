@@ -29,8 +29,8 @@
 # 2. say exactly how one `<image>` becomes N tokens, with a real `LlavaProcessor`, and what
 #    error a mismatch raises;
 # 3. train a tiny LLaVA in two stages on a laptop: stage 1 aligns the projector on captions,
-#    stage 2 tunes projector and LM on questions, loss on answer tokens only, relation answers
-#    spelled out step by step;
+#    stage 2 tunes projector and LM on questions, loss on answer tokens only, relation and colour
+#    answers spelled out step by step, and read whether each step works;
 # 4. measure when the model answers from the image and when from language priors (a blind
 #    baseline, object hallucination), and whether it binds attributes to the right object;
 # 5. size the visual-token and KV-cache budget of a real model (336 px crops, tiles, LLaVA-NeXT
@@ -911,6 +911,22 @@ check("05.yes_rate", answer)
 # chain: how often both positions are right, and whether the last word follows from them. Costs:
 # 5-7 output tokens instead of 1, longer training sequences, and relation accuracy capped by
 # position accuracy. In section 7 it moved relation from 0.423 to 0.825.
+# </details>
+#
+# **Q14. Your VLM lists every object of a scene right ("red square and green circle and purple
+# triangle") and still answers "what colour is the circle?" wrong more often than right. Why, and
+# what would you try?**
+# <details><summary>Model answer</summary>
+# The list shows that perception and the look-up by colour work; the last step does not. To answer
+# from the list the model must find "circle" in its own text and copy the word before it: a
+# look-up keyed by shape, the one that already failed on the image, now in text. A chain of
+# thought helps only when every step is one the model can do. Diagnose it by scoring each step
+# separately: is the list right, and which listed colour does the answer take? Picking the 1st,
+# 2nd and 3rd about equally is a guess among them. Then make the last step one the model can do:
+# stop the list at the asked shape, so the answer is a comparison with the question and a copy of
+# the colour just written. In notebook 05 the list was right for 0.948 of the three-object colour
+# questions and the answer right for 0.400 of those; a single run with the stopped list reached
+# 0.638, but in that run the other look-ups did not form.
 # </details>
 #
 # ## 13 · Common pitfalls
