@@ -402,16 +402,16 @@ print(f"{'overall':>22} {large['llava']['overall']:>7.3f} {large['blind']['overa
 # %% [markdown]
 # With three objects the colour answer is right about as often as naming a random object of the
 # scene would be (0.397 against 0.333 here, 0.326 on the 3,000 questions), yet every one of those
-# answers names a colour that is there: the model knows *which* colours the image holds, not
-# *which goes with which*. The other attributes bind. Asked by colour ("what shape is the red
+# answers names a colour that is there: the answer draws on *which* colours the image holds, not
+# on *which goes with the named shape*. The other attributes bind. Asked by colour ("what shape is the red
 # object ?"), shape is right 0.983 with three objects here (0.993 on the 3,000); asked by the
 # full name ("what size is the red circle ?"), size is right 1.000 and position 0.858 with three
 # objects (3,000 questions; blind 0.482 and 0.114), existence 0.986 (blind 0.454), and relation,
 # which names both objects in full, 0.766 (blind 0.347). What differs is the key: a colour
 # question names only the shape ("what color is the circle ?"), and looking an object up by its
-# shape is what this model has not learned. Where the look-up fails, the model answers from a
-# bag of attributes rather than from bound objects. Contrastive and image-text matching models fail the
-# same way: the ARO benchmark (Yuksekgonul et al. 2023) shows CLIP-style models scoring a caption
+# shape is what this model has not learned. Where the look-up fails, the answer comes from a bag
+# of attributes, though the model pairs each colour with its shape when it looks the object up by
+# colour (the colour list below). Contrastive and image-text matching models fail the same way: the ARO benchmark (Yuksekgonul et al. 2023) shows CLIP-style models scoring a caption
 # and its attribute-swapped version alike. For generative VLMs, question sets that need
 # compositional reasoning over several objects, such as GQA (Hudson and Manning 2019), probe the
 # same failure; test it with multi-object scenes, not single ones.
@@ -451,9 +451,10 @@ for label, (_, big, seconds) in builds.items():
 # (0.980, false "yes" 0.039) and overall to 0.907 here and 0.911 on the 3,000: over the 0.90
 # target, as shape with three objects (0.993) is over its 0.85. Colour with three objects did not
 # rise (0.326 on the 3,000), and relation, 0.845 here, is 0.822 on the 3,000 (with three objects
-# 0.766, against 0.823 in the build before): both short of 0.85. Each row is one build, seed 0, so a swing like existence's may be
-# run-to-run variation as much as the change; the list, an inventory of the scene in every colour
-# answer, is a plausible cause of its return, not a proven one. The seconds compare build days as
+# 0.766, against 0.823 in the build before): both short of 0.85. Each row is one build, seed 0,
+# so a swing like existence's may be run-to-run variation as much as the change; the list, an
+# inventory of the scene in every colour answer, is a plausible cause of its return, not a proven
+# one. The seconds compare build days as
 # much as recipes.
 #
 # Why does the chain help? Without it, the relation answer must come out of one forward pass:
