@@ -514,9 +514,9 @@ print("where in its own list the answer comes from (1st / 2nd / 3rd object / not
 # learned on the image. A chain helps when each step is one the model can do; this one ends on
 # the step it cannot. A variant that stops the list at the asked shape, so that the last step is a
 # comparison of the shape just written with the question's and a copy of the colour before it,
-# reached 0.638 on these 58 questions in one 5,000-step run; in that run the look-ups by colour
-# and by full name did not form (shape with three objects 0.293, overall 0.704;
-# `data/README.md`). That is the next lever, not yet a recipe.
+# lifted colour with three objects well above a random object's rate in one 5,000-step run; in
+# that run the look-ups by colour and by full name did not form and overall fell (the numbers are
+# in `data/README.md`). That is the next lever, not yet a recipe.
 #
 # **Where the cell lives.** The auxiliary loss asks every projected token, one at a time, to name
 # its object's colour, shape and cell. Which of the three did the LM get? A linear probe of a lone
@@ -926,8 +926,8 @@ check("05.yes_rate", answer)
 # 2nd and 3rd about equally is a guess among them. Then make the last step one the model can do:
 # stop the list at the asked shape, so the answer is a comparison with the question and a copy of
 # the colour just written. In notebook 05 the list was right for 0.948 of the three-object colour
-# questions and the answer right for 0.400 of those; a single run with the stopped list reached
-# 0.638, but in that run the other look-ups did not form.
+# questions and the answer right for 0.400 of those; a single run with the stopped list lifted it
+# well above a random pick, but in that run the other look-ups did not form.
 # </details>
 #
 # ## 13 · Common pitfalls
